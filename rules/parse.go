@@ -1,0 +1,261 @@
+package rules
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/xformd/xformd/internal/suggest"
+	"gopkg.in/yaml.v3"
+)
+
+// ruleKeys are the keys a rule object may have.
+var ruleKeys = []string{"action", "direction", "operands", "name", "comment", "when"}
+
+// Parse parses a rule file's bytes. name is used in positions only. All
+// problems found are returned together as an ErrorList.
+func Parse(name string, data []byte) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("rule file is larger than the %d byte limit", MaxFileSize)}
+	}
+	data = jsonTabs(data)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(name, err)
+	}
+	f := &File{Name: name}
+	p := &parser{file: name}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, &Error{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: "empty rule file", Hint: `write {"transformations": [...]} or a list of rules`}
+	}
+	root := doc.Content[0]
+	list := root
+	switch root.Kind {
+	case yaml.MappingNode:
+		list = nil
+		var keys []string
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			k := root.Content[i]
+			keys = append(keys, k.Value)
+			if k.Value == "transformations" {
+				list = root.Content[i+1]
+			}
+		}
+		if list == nil {
+			e := &Error{Pos: p.pos(root), Msg: `rule file has no "transformations" list`}
+			e.Hint = suggest.Hint(firstNear(keys, "transformations"), []string{"transformations"})
+			return nil, e
+		}
+		if list.Kind == yaml.ScalarNode && list.Tag == "!!null" {
+			return f, nil
+		}
+	case yaml.SequenceNode:
+	default:
+		return nil, &Error{Pos: p.pos(root), Msg: "a rule file is an object with \"transformations\" or a list of rules, not a " + kindName(root)}
+	}
+	if list.Kind != yaml.SequenceNode {
+		return nil, &Error{Pos: p.pos(list), Msg: `"transformations" must be a list of rules, not a ` + kindName(list)}
+	}
+	for i, n := range list.Content {
+		if r, ok := p.rule(i, n); ok {
+			f.Rules = append(f.Rules, r)
+		}
+	}
+	if err := p.errs.Err(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// firstNear returns the key closest to want, so that a misspelt
+// "transformation" gets a hint; "" when there are no keys.
+func firstNear(keys []string, want string) string {
+	for _, k := range keys {
+		if suggest.Closest(k, []string{want}) != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+type parser struct {
+	file string
+	errs ErrorList
+}
+
+func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) *Error {
+	e := Errorf(p.pos(n), format, args...)
+	p.errs = append(p.errs, e)
+	return e
+}
+
+func (p *parser) rule(index int, n *yaml.Node) (Rule, bool) {
+	r := Rule{Index: index, Pos: p.pos(n)}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, "rule %d must be an object with action, direction and operands, not a %s", index+1, kindName(n))
+		return r, false
+	}
+	ok := true
+	seen := map[string]bool{}
+	var haveAction bool
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if seen[key] {
+			p.errorf(k, "duplicate key %q in rule", key)
+			ok = false
+			continue
+		}
+		seen[key] = true
+		switch key {
+		case "action":
+			s, good := p.scalar(v, "action")
+			if !good {
+				ok = false
+				continue
+			}
+			if strings.TrimSpace(s) == "" {
+				p.errorf(v, "action is empty")
+				ok = false
+				continue
+			}
+			r.Action = Value{Text: strings.TrimSpace(s), Pos: p.pos(v)}
+			haveAction = true
+		case "direction":
+			s, good := p.scalar(v, "direction")
+			if !good {
+				ok = false
+				continue
+			}
+			d, good := ParseDirection(s)
+			if !good {
+				e := p.errorf(v, "unknown direction %q: use inbound, outbound or any", s)
+				e.Hint = suggest.Hint(s, []string{"inbound", "outbound", "any"})
+				ok = false
+				continue
+			}
+			r.Direction = d
+		case "operands":
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+				continue
+			}
+			if v.Kind != yaml.SequenceNode {
+				p.errorf(v, "operands must be a list of strings, not a %s", kindName(v))
+				ok = false
+				continue
+			}
+			r.Operands = make([]Value, 0, len(v.Content))
+			for j, o := range v.Content {
+				s, good := p.scalar(o, fmt.Sprintf("operand %d", j+1))
+				if !good {
+					ok = false
+					continue
+				}
+				r.Operands = append(r.Operands, Value{Text: s, Pos: p.pos(o)})
+			}
+		case "name", "comment":
+			s, good := p.scalar(v, key)
+			if !good {
+				ok = false
+				continue
+			}
+			if key == "name" {
+				r.Name = s
+			} else {
+				r.Comment = s
+			}
+		case "when":
+			s, good := p.scalar(v, "when")
+			if !good {
+				ok = false
+				continue
+			}
+			r.When = Value{Text: s, Pos: p.pos(v)}
+		default:
+			e := p.errorf(k, "unknown key %q in rule", key)
+			if h := suggest.Hint(key, ruleKeys); h != "" {
+				e.Hint = h
+			} else {
+				e.Hint = "a rule has " + strings.Join(ruleKeys, ", ")
+			}
+			ok = false
+		}
+	}
+	if !haveAction && !seen["action"] {
+		p.errorf(n, "rule %d has no action", index+1)
+		ok = false
+	}
+	return r, ok
+}
+
+// scalar reads a scalar as a string. Numbers and booleans are accepted in
+// their source spelling (operators write `reject: [403]`), null is refused.
+func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.ScalarNode {
+		p.errorf(n, "%s must be a string, not a %s", what, kindName(n))
+		return "", false
+	}
+	if n.Tag == "!!null" && n.Style == 0 {
+		p.errorf(n, "%s is null; write a string", what)
+		return "", false
+	}
+	return n.Value, true
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "object"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!int", "!!float":
+			return "number"
+		case "!!bool":
+			return "boolean"
+		}
+		return "string"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
+}
+
+// jsonTabs makes JSON files indented with tabs acceptable to the YAML
+// parser, which refuses tabs as indentation. A JSON document cannot hold a
+// raw tab inside a string, so every tab is whitespace and turning it into one
+// space keeps every byte column the same.
+func jsonTabs(data []byte) []byte {
+	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || bytes.IndexByte(data, '\t') < 0 {
+		return data
+	}
+	out := bytes.ReplaceAll(data, []byte{'\t'}, []byte{' '})
+	return out
+}
+
+var yamlLineRE = regexp.MustCompile(`(?:yaml: )?line (\d+):\s*(.*)`)
+
+// yamlError turns a yaml.v3 syntax error into a positioned Error.
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	if te, ok := err.(*yaml.TypeError); ok {
+		msg = strings.Join(te.Errors, "; ")
+	}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "syntax error: " + m[2]}
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "syntax error: " + msg}
+}

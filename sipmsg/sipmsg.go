@@ -1,0 +1,343 @@
+// Package sipmsg holds the SIP message operations xformd needs beyond what
+// sipgo offers: header lookup that is case-insensitive and understands
+// compact forms, removing or replacing every instance of a header, and
+// display-name quoting.
+//
+// sipgo's RemoveHeader and ReplaceHeader match a header's exact spelling
+// and act on the first instance only; a rule that says "remove X-Foo" must
+// also remove "x-foo" and the second X-Foo.
+package sipmsg
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// compact maps RFC 3261 (and extension) compact header forms to full names.
+var compact = map[string]string{
+	"a": "accept-contact",
+	"b": "referred-by",
+	"c": "content-type",
+	"d": "request-disposition",
+	"e": "content-encoding",
+	"f": "from",
+	"i": "call-id",
+	"j": "reject-contact",
+	"k": "supported",
+	"l": "content-length",
+	"m": "contact",
+	"n": "identity-info",
+	"o": "event",
+	"r": "refer-to",
+	"s": "subject",
+	"t": "to",
+	"u": "allow-events",
+	"v": "via",
+	"x": "session-expires",
+	"y": "identity",
+}
+
+// fullNames gives the conventional spelling of headers added by compact
+// name, so that `set_header k ...` adds "Supported".
+var fullNames = map[string]string{
+	"accept-contact": "Accept-Contact", "referred-by": "Referred-By", "content-type": "Content-Type",
+	"request-disposition": "Request-Disposition", "content-encoding": "Content-Encoding",
+	"reject-contact": "Reject-Contact", "supported": "Supported", "contact": "Contact",
+	"identity-info": "Identity-Info", "event": "Event", "refer-to": "Refer-To", "subject": "Subject",
+	"allow-events": "Allow-Events", "session-expires": "Session-Expires", "identity": "Identity",
+}
+
+// protected are the headers rules may not set, add or remove: changing them
+// breaks transactions and dialogs. From and To change only through the
+// rewrite actions.
+var protected = map[string]bool{
+	"via": true, "from": true, "to": true, "call-id": true, "cseq": true,
+	"content-length": true, "max-forwards": true,
+}
+
+// Message is the part of a SIP request or response that header
+// operations need; *sip.Request and *sip.Response have it.
+type Message interface {
+	Headers() []sip.Header
+	AppendHeader(sip.Header)
+	RemoveHeader(name string) bool
+	ReplaceHeader(sip.Header)
+}
+
+// Canonical returns the lower-case full name of a header name, expanding
+// compact forms.
+func Canonical(name string) string {
+	l := lower(name)
+	if full, ok := compact[l]; ok {
+		return full
+	}
+	return l
+}
+
+// DisplayName returns the spelling to use when adding a header named name:
+// compact forms become their full name, other names stay as written.
+func DisplayName(name string) string {
+	l := lower(name)
+	if full, ok := compact[l]; ok {
+		return fullNames[full]
+	}
+	return name
+}
+
+// IsProtected reports whether rules may not touch the header.
+func IsProtected(name string) bool { return protected[Canonical(name)] }
+
+// ValidName reports whether name is a syntactically valid header name (an
+// RFC 3261 token).
+func ValidName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isToken(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isToken(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-.!%*_+`'~", c) >= 0
+}
+
+// ValidValue reports whether v can be a header value: no CR, LF or NUL,
+// which would let a variable's content inject headers.
+func ValidValue(v string) bool {
+	return strings.IndexAny(v, "\r\n\x00") < 0
+}
+
+// lower lowercases ASCII without allocating when s is already lower case.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// Name is a header name prepared for repeated matching.
+type Name struct {
+	canon string
+}
+
+// MakeName prepares name for matching.
+func MakeName(name string) Name { return Name{canon: Canonical(name)} }
+
+// Matches reports whether a header name as found in a message is this name.
+func (n Name) Matches(headerName string) bool {
+	if len(headerName) == len(n.canon) && strings.EqualFold(headerName, n.canon) {
+		return true
+	}
+	if len(headerName) <= 2 {
+		return Canonical(headerName) == n.canon
+	}
+	return false
+}
+
+// String returns the canonical (lower-case, full) name.
+func (n Name) String() string { return n.canon }
+
+// First returns the first header of the message called n, or nil.
+func First(m Message, n Name) sip.Header {
+	for _, h := range m.Headers() {
+		if n.Matches(h.Name()) {
+			return h
+		}
+	}
+	return nil
+}
+
+// Value returns the value of the first header called n, or "".
+func Value(m Message, n Name) string {
+	if h := First(m, n); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// Count returns how many headers are called n.
+func Count(m Message, n Name) int {
+	k := 0
+	for _, h := range m.Headers() {
+		if n.Matches(h.Name()) {
+			k++
+		}
+	}
+	return k
+}
+
+// RemoveAll removes every header called n and returns how many it removed.
+func RemoveAll(m Message, n Name) int {
+	removed := 0
+	for {
+		var exact string
+		for _, h := range m.Headers() {
+			if n.Matches(h.Name()) {
+				exact = h.Name()
+				break
+			}
+		}
+		if exact == "" || !m.RemoveHeader(exact) {
+			return removed
+		}
+		removed++
+	}
+}
+
+// NewHeader makes a header called name with value. Headers that sipgo
+// parses into typed structs (Contact, Route, Content-Type, ...) are parsed
+// the same way, so that sipgo's accessors such as Contact() see them.
+func NewHeader(name, value string) (sip.Header, error) {
+	if !ValidName(name) {
+		return nil, fmt.Errorf("invalid header name %q", name)
+	}
+	if !ValidValue(value) {
+		return nil, fmt.Errorf("header %s value contains a line break or NUL", name)
+	}
+	name = DisplayName(name)
+	if _, typed := sip.DefaultHeadersParser()[lower(name)]; typed {
+		hs, err := sip.HeadersParser(sip.DefaultHeadersParser()).ParseHeader(nil, []byte(name+": "+value))
+		if err != nil {
+			return nil, fmt.Errorf("header %s: %w", name, err)
+		}
+		if len(hs) != 1 {
+			return nil, fmt.Errorf("header %s: value holds %d headers, want one", name, len(hs))
+		}
+		return hs[0], nil
+	}
+	return sip.NewHeader(name, value), nil
+}
+
+// Set replaces every header called name with one header of value. A single
+// existing header is replaced in place; otherwise all are removed and the
+// new header appended. It returns how many headers it replaced.
+func Set(m Message, name, value string) (int, error) {
+	n := MakeName(name)
+	var existing sip.Header
+	count := 0
+	for _, h := range m.Headers() {
+		if n.Matches(h.Name()) {
+			if existing == nil {
+				existing = h
+			}
+			count++
+		}
+	}
+	spelled := name
+	if existing != nil {
+		spelled = existing.Name()
+	}
+	h, err := NewHeader(spelled, value)
+	if err != nil {
+		return 0, err
+	}
+	if count == 1 && h.Name() == existing.Name() {
+		m.ReplaceHeader(h)
+		return 1, nil
+	}
+	RemoveAll(m, n)
+	m.AppendHeader(h)
+	return count, nil
+}
+
+// Add appends a header called name with value.
+func Add(m Message, name, value string) error {
+	h, err := NewHeader(name, value)
+	if err != nil {
+		return err
+	}
+	m.AppendHeader(h)
+	return nil
+}
+
+// UnquoteDisplay turns a display name as sipgo stores it (the text between
+// the quotes, escapes kept) into its plain value.
+func UnquoteDisplay(raw string) string {
+	if strings.IndexByte(raw, '\\') < 0 {
+		return raw
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '\\' && i+1 < len(raw) {
+			i++
+			c = raw[i]
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// QuoteDisplay turns a plain display name into the form sipgo writes
+// between quotes: backslash and double quote escaped, CR and LF (which
+// cannot be escaped in a quoted-string) replaced by spaces.
+func QuoteDisplay(plain string) string {
+	if strings.IndexAny(plain, "\"\\\r\n") < 0 {
+		return plain
+	}
+	var b strings.Builder
+	b.Grow(len(plain) + 4)
+	for i := 0; i < len(plain); i++ {
+		switch c := plain[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\r', '\n':
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// AddressUser returns the user part of a name-addr or addr-spec header
+// value such as P-Asserted-Identity: "<sip:+1215@host>", "tel:+1215;x=y".
+// For tel URIs the user is the number.
+func AddressUser(value string) string {
+	v := strings.TrimSpace(value)
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		v = v[i+1:]
+		if j := strings.IndexByte(v, '>'); j >= 0 {
+			v = v[:j]
+		}
+	}
+	v = strings.TrimSpace(v)
+	colon := strings.IndexByte(v, ':')
+	if colon < 0 {
+		return ""
+	}
+	scheme := strings.ToLower(v[:colon])
+	rest := v[colon+1:]
+	switch scheme {
+	case "tel":
+		if i := strings.IndexByte(rest, ';'); i >= 0 {
+			rest = rest[:i]
+		}
+		return rest
+	case "sip", "sips":
+		at := strings.IndexByte(rest, '@')
+		if at < 0 {
+			return ""
+		}
+		user := rest[:at]
+		if i := strings.IndexAny(user, ";:"); i >= 0 {
+			user = user[:i]
+		}
+		return user
+	}
+	return ""
+}
