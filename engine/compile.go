@@ -211,15 +211,18 @@ func (b *Builder) Template(v rules.Value) (*templates.Template, error) {
 	return t, nil
 }
 
-// offsetPos estimates the position of byte off inside a scalar. It is exact
-// for plain scalars on one line, which is how operands are written; for
-// quoted scalars it counts the opening quote.
+// offsetPos returns the position of byte off inside a scalar. It is exact
+// for scalars on one line without escapes, which is how operands are
+// written; otherwise it is the scalar's start.
 func offsetPos(v rules.Value, off int) rules.Pos {
 	p := v.Pos
-	if strings.ContainsAny(v.Text[:off], "\n\"\\") {
+	if off > len(v.Text) || strings.ContainsAny(v.Text[:off], "\n\"\\'") {
 		return p
 	}
-	p.Col += off + 1
+	p.Col += off
+	if v.Quoted {
+		p.Col++
+	}
 	return p
 }
 

@@ -37,15 +37,15 @@ type builtinVar struct {
 // the request as it is when read, so a rule after rewrite_from sees the new
 // from_user.
 var builtins = map[string]builtinVar{
-	"from_user":    {func(c *Call) string { return fromAddr(c).User }, "user part of the From URI"},
+	"from_user":    {func(c *Call) string { return sipmsg.URIUser(fromAddr(c)) }, "user part of the From URI"},
 	"from_display": {fromDisplay, "From display name (CNAM), unquoted"},
 	"from_cnam":    {fromDisplay, "alias of from_display"},
 	"from_uri":     {func(c *Call) string { return uriString(fromAddr(c)) }, "the From URI"},
 	"from_host":    {func(c *Call) string { return fromAddr(c).Host }, "host part of the From URI"},
-	"to_user":      {func(c *Call) string { return toAddr(c).User }, "user part of the To URI"},
+	"to_user":      {func(c *Call) string { return sipmsg.URIUser(toAddr(c)) }, "user part of the To URI"},
 	"to_uri":       {func(c *Call) string { return uriString(toAddr(c)) }, "the To URI"},
 	"ruri":         {func(c *Call) string { return uriString(ruri(c)) }, "the Request-URI"},
-	"ruri_user":    {func(c *Call) string { return ruri(c).User }, "user part of the Request-URI"},
+	"ruri_user":    {func(c *Call) string { return sipmsg.URIUser(ruri(c)) }, "user part of the Request-URI"},
 	"pai_user": {func(c *Call) string {
 		return sipmsg.AddressUser(headerValue(c.Request, paiName))
 	}, "user of the first P-Asserted-Identity (the number for tel: URIs)"},

@@ -15,7 +15,10 @@ import (
 var ruleKeys = []string{"action", "direction", "operands", "name", "comment", "when"}
 
 // Parse parses a rule file's bytes. name is used in positions only. All
-// problems found are returned together as an ErrorList.
+// problems found are returned together as an ErrorList; the File returned
+// with such an error holds the rules that parsed cleanly (it is nil when the
+// file as a whole could not be read), so that a checker can report their
+// compile errors in the same pass.
 func Parse(name string, data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("rule file is larger than the %d byte limit", MaxFileSize)}
@@ -64,7 +67,7 @@ func Parse(name string, data []byte) (*File, error) {
 		}
 	}
 	if err := p.errs.Err(); err != nil {
-		return nil, err
+		return f, err
 	}
 	return f, nil
 }
@@ -123,7 +126,7 @@ func (p *parser) rule(index int, n *yaml.Node) (Rule, bool) {
 				ok = false
 				continue
 			}
-			r.Action = Value{Text: strings.TrimSpace(s), Pos: p.pos(v)}
+			r.Action = Value{Text: strings.TrimSpace(s), Pos: p.pos(v), Quoted: quoted(v)}
 			haveAction = true
 		case "direction":
 			s, good := p.scalar(v, "direction")
@@ -155,7 +158,7 @@ func (p *parser) rule(index int, n *yaml.Node) (Rule, bool) {
 					ok = false
 					continue
 				}
-				r.Operands = append(r.Operands, Value{Text: s, Pos: p.pos(o)})
+				r.Operands = append(r.Operands, Value{Text: s, Pos: p.pos(o), Quoted: quoted(o)})
 			}
 		case "name", "comment":
 			s, good := p.scalar(v, key)
@@ -174,7 +177,7 @@ func (p *parser) rule(index int, n *yaml.Node) (Rule, bool) {
 				ok = false
 				continue
 			}
-			r.When = Value{Text: s, Pos: p.pos(v)}
+			r.When = Value{Text: s, Pos: p.pos(v), Quoted: quoted(v)}
 		default:
 			e := p.errorf(k, "unknown key %q in rule", key)
 			if h := suggest.Hint(key, ruleKeys); h != "" {
@@ -207,6 +210,10 @@ func (p *parser) scalar(n *yaml.Node, what string) (string, bool) {
 		return "", false
 	}
 	return n.Value, true
+}
+
+func quoted(n *yaml.Node) bool {
+	return n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
 }
 
 func kindName(n *yaml.Node) string {

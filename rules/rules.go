@@ -77,6 +77,9 @@ func ParseDirection(s string) (Direction, bool) {
 type Value struct {
 	Text string
 	Pos  Pos
+	// Quoted is true when the value was written in quotes, so that Pos is
+	// the opening quote and the text starts one column later.
+	Quoted bool
 }
 
 // Rule is one transformation as written in a rule file.

@@ -341,3 +341,94 @@ func AddressUser(value string) string {
 	}
 	return ""
 }
+
+// URIUser returns the user of a URI: the user part of a sip/sips URI, or
+// the number of a tel URI (the part before any parameter).
+func URIUser(u *sip.Uri) string {
+	if u.User != "" || u.Raw() == "" {
+		return u.User
+	}
+	if u.Scheme != "tel" {
+		return ""
+	}
+	raw := u.Raw()
+	if i := strings.IndexByte(raw, ';'); i >= 0 {
+		raw = raw[:i]
+	}
+	return raw
+}
+
+// SetURIUser replaces the user of a sip/sips URI, or the number of a tel
+// URI, after checking that the new value is a valid RFC 3261 user (so a
+// rewrite cannot break the message's syntax).
+func SetURIUser(u *sip.Uri, user string) error {
+	if !ValidUser(user) {
+		return fmt.Errorf("%q is not a valid URI user: use letters, digits and -_.!~*'()&=+$,;?/%%", user)
+	}
+	if u.Scheme == "tel" && u.Raw() != "" {
+		if user == "" {
+			return fmt.Errorf("a tel URI cannot have an empty number")
+		}
+		raw := u.Raw()
+		rest := ""
+		if i := strings.IndexByte(raw, ';'); i >= 0 {
+			rest = raw[i:]
+		}
+		var nu sip.Uri
+		if err := sip.ParseUri("tel:"+user+rest, &nu); err != nil {
+			return err
+		}
+		*u = nu
+		return nil
+	}
+	u.User = user
+	return nil
+}
+
+// ValidUser reports whether s is a valid RFC 3261 URI user:
+// unreserved / escaped / user-unreserved characters.
+func ValidUser(s string) bool {
+	if len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-_.!~*'()&=+$,;?/%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// IsToken reports whether s is a non-empty RFC 3261 token.
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isToken(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParamValue returns v as a header parameter value: v itself when it is a
+// token, else a quoted-string with backslash escapes.
+func ParamValue(v string) string {
+	if v == "" || IsToken(v) {
+		return v
+	}
+	return `"` + QuoteDisplay(v) + `"`
+}
+
+// UnquoteParam returns a header parameter value without its quotes.
+func UnquoteParam(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return UnquoteDisplay(v[1 : len(v)-1])
+	}
+	return v
+}

@@ -1,0 +1,28 @@
+package actions
+
+import (
+	"github.com/xformd/xformd/engine"
+	"github.com/xformd/xformd/rules"
+	"github.com/xformd/xformd/sipmsg"
+)
+
+// headerName validates a header-name operand: literal (no variables), an
+// RFC 3261 token, and not one of the headers rules may not touch.
+func headerName(b *engine.Builder, v rules.Value) (string, error) {
+	if v.Text == "" {
+		return "", b.Errorf(v, "header name is empty")
+	}
+	if !sipmsg.ValidName(v.Text) {
+		return "", b.Errorf(v, "invalid header name %q: a header name is letters, digits and -.!%%*_+`'~ only", v.Text)
+	}
+	if sipmsg.IsProtected(v.Text) {
+		switch sipmsg.Canonical(v.Text) {
+		case "from":
+			return "", b.Errorf(v, "the From header cannot be changed with header actions: use rewrite_from or rewrite_from_header_param")
+		case "to":
+			return "", b.Errorf(v, "the To header cannot be changed with header actions: use rewrite_to or rewrite_to_header_param")
+		}
+		return "", b.Errorf(v, "header %s is protected: changing it would break the SIP transaction", sipmsg.DisplayName(v.Text))
+	}
+	return v.Text, nil
+}
