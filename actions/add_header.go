@@ -22,19 +22,20 @@ func addHeaderSpec() engine.Spec {
 			if err != nil {
 				return nil, err
 			}
-			return &addHeader{name: name, value: value}, nil
+			return &addHeader{name: name, field: sipmsg.MakeField(name), value: value}, nil
 		},
 	}
 }
 
 type addHeader struct {
 	name  string
+	field sipmsg.Field
 	value *templates.Template
 }
 
 func (a *addHeader) Run(c *engine.Call) engine.Outcome {
 	v := a.value.Render(c)
-	if err := sipmsg.Add(c.Request, a.name, v); err != nil {
+	if err := a.field.Add(c.Request, v); err != nil {
 		return engine.Fail("add_header %s: %v", a.name, err)
 	}
 	if c.Tracing {

@@ -22,19 +22,20 @@ func setHeaderSpec() engine.Spec {
 			if err != nil {
 				return nil, err
 			}
-			return &setHeader{name: name, value: value}, nil
+			return &setHeader{name: name, field: sipmsg.MakeField(name), value: value}, nil
 		},
 	}
 }
 
 type setHeader struct {
 	name  string
+	field sipmsg.Field
 	value *templates.Template
 }
 
 func (a *setHeader) Run(c *engine.Call) engine.Outcome {
 	v := a.value.Render(c)
-	n, err := sipmsg.Set(c.Request, a.name, v)
+	n, err := a.field.Set(c.Request, v)
 	if err != nil {
 		return engine.Fail("set_header %s: %v", a.name, err)
 	}

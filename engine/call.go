@@ -22,6 +22,8 @@ type Call struct {
 	// Direction selects which rules run.
 	Direction rules.Direction
 	// Source is the address the request came from (src_ip, src_port).
+	// When it is not set, src_ip and src_port fall back to the address
+	// sipgo recorded for the request (or its top Via).
 	Source netip.AddrPort
 	// Transport is "udp", "tcp", "tls", ... (the transport variable).
 	Transport string
@@ -36,11 +38,13 @@ type Call struct {
 	// costs allocations, so the daemon turns it on only at debug level.
 	Tracing bool
 
-	p     *Pipeline
-	vals  []slotValue
-	route string
-	notes []string
-	flags StepFlags
+	p       *Pipeline
+	vals    []slotValue
+	valBuf  [16]slotValue
+	stepBuf [16]Step
+	route   string
+	notes   []string
+	flags   StepFlags
 }
 
 type slotValue struct {
@@ -54,12 +58,25 @@ type slotValue struct {
 func NewCall(req *sip.Request) *Call {
 	c := &Call{Request: req, Direction: rules.Inbound, Now: time.Now(), Context: context.Background()}
 	if req != nil {
-		c.Transport = strings.ToLower(req.Transport())
-		if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
-			c.Source = ap
-		}
+		c.Transport = lowerTransport(req.Transport())
 	}
 	return c
+}
+
+func lowerTransport(t string) string {
+	switch t {
+	case "UDP", "udp":
+		return "udp"
+	case "TCP", "tcp":
+		return "tcp"
+	case "TLS", "tls":
+		return "tls"
+	case "WS", "ws":
+		return "ws"
+	case "WSS", "wss":
+		return "wss"
+	}
+	return strings.ToLower(t)
 }
 
 // Lookup returns a variable's value; it makes Call a templates.Env.

@@ -60,7 +60,7 @@ type compiler struct {
 }
 
 func (c *compiler) rule(r *rules.Rule) (*compiledRule, error) {
-	cr := &compiledRule{index: r.Index, pos: r.Pos, action: r.Action.Text, name: r.Name, dir: r.Direction}
+	cr := &compiledRule{info: RuleInfo{Rule: r.Index, Pos: r.Pos, Action: r.Action.Text, Name: r.Name}, dir: r.Direction}
 	b := &Builder{c: c, rule: r, depth: 0}
 	act, err := b.build(r.Action, r.Operands)
 	if err != nil {

@@ -21,10 +21,7 @@ type Pipeline struct {
 }
 
 type compiledRule struct {
-	index      int
-	pos        rules.Pos
-	action     string
-	name       string
+	info       RuleInfo
 	dir        rules.Direction
 	when       *vm.Program
 	whenIdents []whenIdent
@@ -134,13 +131,20 @@ const (
 	FlagPatternError
 )
 
-// Step is the trace of one rule on one call.
-type Step struct {
-	// Rule is the rule's index in its file.
+// RuleInfo identifies a rule in traces.
+type RuleInfo struct {
+	// Rule is the rule's 0-based index in its file.
 	Rule   int
 	Pos    rules.Pos
 	Action string
 	Name   string
+}
+
+// Step is the trace of one rule on one call. The rule's identity is shared
+// with the pipeline (read it as s.Rule, s.Pos, s.Action, s.Name), so that
+// recording a step copies a few words.
+type Step struct {
+	*RuleInfo
 	Status StepStatus
 	Flags  StepFlags
 	// Detail says what the rule changed or why it did nothing; filled only
@@ -151,7 +155,9 @@ type Step struct {
 // Result is the outcome of running a pipeline on a call.
 type Result struct {
 	Disposition Disposition
-	Steps       []Step
+	// Steps is the trace, one step per rule. It may share storage with the
+	// Call, so it is valid until the Call runs again.
+	Steps []Step
 	// Err is set when an action panicked; the disposition is then a 500.
 	Err error
 }
@@ -161,12 +167,20 @@ type Result struct {
 // call with 500 Server Internal Error, and the trace says which rule.
 func (p *Pipeline) Run(c *Call) Result {
 	c.p = p
-	if len(c.vals) != len(p.slotNames) {
-		c.vals = make([]slotValue, len(p.slotNames))
+	if n := len(p.slotNames); n <= len(c.valBuf) {
+		c.valBuf = [len(c.valBuf)]slotValue{}
+		c.vals = c.valBuf[:n]
+	} else {
+		c.vals = make([]slotValue, n)
 	}
-	res := Result{Steps: make([]Step, 0, len(p.rules))}
+	res := Result{}
+	if len(p.rules) <= len(c.stepBuf) {
+		res.Steps = c.stepBuf[:0]
+	} else {
+		res.Steps = make([]Step, 0, len(p.rules))
+	}
 	for _, r := range p.rules {
-		st := Step{Rule: r.index, Pos: r.pos, Action: r.action, Name: r.name}
+		st := Step{RuleInfo: &r.info}
 		if r.dir != rules.Any && c.Direction != rules.Any && r.dir != c.Direction {
 			st.Status = StepSkippedDirection
 			res.Steps = append(res.Steps, st)
@@ -195,7 +209,7 @@ func (p *Pipeline) Run(c *Call) Result {
 			st.Status = StepPanicked
 			st.Detail = perr.Error()
 			res.Steps = append(res.Steps, st)
-			res.Err = fmt.Errorf("%s: rule %d (%s): %w", r.pos, r.index+1, r.action, perr)
+			res.Err = fmt.Errorf("%s: rule %d (%s): %w", r.info.Pos, r.info.Rule+1, r.info.Action, perr)
 			res.Disposition = Disposition{Kind: Reject, Status: 500, Reason: "Server Internal Error"}
 			return res
 		}

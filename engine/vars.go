@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/netip"
 	"sort"
 	"strconv"
 
@@ -59,19 +60,33 @@ var builtins = map[string]builtinVar{
 		return ""
 	}, "the Call-ID"},
 	"src_ip": {func(c *Call) string {
-		if !c.Source.IsValid() {
+		src := source(c)
+		if !src.IsValid() {
 			return ""
 		}
-		return c.Source.Addr().String()
+		return src.Addr().String()
 	}, "source IP address of the request"},
 	"src_port": {func(c *Call) string {
-		if !c.Source.IsValid() {
+		src := source(c)
+		if !src.IsValid() {
 			return ""
 		}
-		return strconv.Itoa(int(c.Source.Port()))
+		return strconv.Itoa(int(src.Port()))
 	}, "source port of the request"},
 	"transport": {func(c *Call) string { return c.Transport }, "udp, tcp, tls, ..."},
 	"direction": {func(c *Call) string { return c.Direction.String() }, "inbound or outbound"},
+}
+
+// source returns the call's source address, falling back to what sipgo
+// knows of the request (its transport source, else the top Via).
+func source(c *Call) netip.AddrPort {
+	if c.Source.IsValid() || c.Request == nil {
+		return c.Source
+	}
+	if ap, err := netip.ParseAddrPort(c.Request.Source()); err == nil {
+		return ap
+	}
+	return netip.AddrPort{}
 }
 
 var paiName = sipmsg.MakeName("P-Asserted-Identity")

@@ -196,50 +196,72 @@ func RemoveAll(m Message, n Name) int {
 	}
 }
 
-// NewHeader makes a header called name with value. Headers that sipgo
-// parses into typed structs (Contact, Route, Content-Type, ...) are parsed
-// the same way, so that sipgo's accessors such as Contact() see them.
-func NewHeader(name, value string) (sip.Header, error) {
-	if !ValidName(name) {
-		return nil, fmt.Errorf("invalid header name %q", name)
+// Field is a header name prepared once, at rule compile time, for
+// repeated Set and Add calls on the call path.
+type Field struct {
+	name    Name
+	spelled string
+	typed   bool
+}
+
+// MakeField prepares name. Compact forms are spelled out ("k" adds
+// "Supported").
+func MakeField(name string) Field {
+	spelled := DisplayName(name)
+	_, typed := sip.DefaultHeadersParser()[lower(spelled)]
+	return Field{name: MakeName(name), spelled: spelled, typed: typed}
+}
+
+// Name returns the field's name for matching.
+func (f Field) Name() Name { return f.name }
+
+// New makes a header of this field with value. Headers that sipgo parses
+// into typed structs (Contact, Route, Content-Type, ...) are parsed the same
+// way, so that sipgo's accessors such as Contact() see them.
+func (f Field) New(value string) (sip.Header, error) {
+	return f.newSpelled(f.spelled, value)
+}
+
+func (f Field) newSpelled(spelled, value string) (sip.Header, error) {
+	if !ValidName(spelled) {
+		return nil, fmt.Errorf("invalid header name %q", spelled)
 	}
 	if !ValidValue(value) {
-		return nil, fmt.Errorf("header %s value contains a line break or NUL", name)
+		return nil, fmt.Errorf("header %s value contains a line break or NUL", spelled)
 	}
-	name = DisplayName(name)
-	if _, typed := sip.DefaultHeadersParser()[lower(name)]; typed {
-		hs, err := sip.HeadersParser(sip.DefaultHeadersParser()).ParseHeader(nil, []byte(name+": "+value))
+	if f.typed {
+		hs, err := sip.HeadersParser(sip.DefaultHeadersParser()).ParseHeader(nil, []byte(spelled+": "+value))
 		if err != nil {
-			return nil, fmt.Errorf("header %s: %w", name, err)
+			return nil, fmt.Errorf("header %s: %w", spelled, err)
 		}
 		if len(hs) != 1 {
-			return nil, fmt.Errorf("header %s: value holds %d headers, want one", name, len(hs))
+			return nil, fmt.Errorf("header %s: value holds %d headers, want one", spelled, len(hs))
 		}
 		return hs[0], nil
 	}
-	return sip.NewHeader(name, value), nil
+	return sip.NewHeader(spelled, value), nil
 }
 
-// Set replaces every header called name with one header of value. A single
-// existing header is replaced in place; otherwise all are removed and the
-// new header appended. It returns how many headers it replaced.
-func Set(m Message, name, value string) (int, error) {
-	n := MakeName(name)
+// Set replaces every header of this field with one header of value. A
+// single existing header is replaced in place, keeping its spelling;
+// otherwise all are removed and the new header appended. It returns how many
+// headers it replaced.
+func (f Field) Set(m Message, value string) (int, error) {
 	var existing sip.Header
 	count := 0
 	for _, h := range m.Headers() {
-		if n.Matches(h.Name()) {
+		if f.name.Matches(h.Name()) {
 			if existing == nil {
 				existing = h
 			}
 			count++
 		}
 	}
-	spelled := name
-	if existing != nil {
+	spelled := f.spelled
+	if existing != nil && !f.typed {
 		spelled = existing.Name()
 	}
-	h, err := NewHeader(spelled, value)
+	h, err := f.newSpelled(spelled, value)
 	if err != nil {
 		return 0, err
 	}
@@ -247,20 +269,30 @@ func Set(m Message, name, value string) (int, error) {
 		m.ReplaceHeader(h)
 		return 1, nil
 	}
-	RemoveAll(m, n)
+	RemoveAll(m, f.name)
 	m.AppendHeader(h)
 	return count, nil
 }
 
-// Add appends a header called name with value.
-func Add(m Message, name, value string) error {
-	h, err := NewHeader(name, value)
+// Add appends a header of this field with value.
+func (f Field) Add(m Message, value string) error {
+	h, err := f.New(value)
 	if err != nil {
 		return err
 	}
 	m.AppendHeader(h)
 	return nil
 }
+
+// NewHeader makes a header called name with value; see Field.New.
+func NewHeader(name, value string) (sip.Header, error) { return MakeField(name).New(value) }
+
+// Set replaces every header called name with one header of value; see
+// Field.Set.
+func Set(m Message, name, value string) (int, error) { return MakeField(name).Set(m, value) }
+
+// Add appends a header called name with value.
+func Add(m Message, name, value string) error { return MakeField(name).Add(m, value) }
 
 // UnquoteDisplay turns a display name as sipgo stores it (the text between
 // the quotes, escapes kept) into its plain value.
