@@ -78,3 +78,5 @@ func run(t testing.TB, src, invite string) (*engine.Call, engine.Result) {
 	c.Tracing = true
 	return c, p.Run(c)
 }
+
+func actionsRegistry() *engine.Registry { return actions.Builtin(actions.Options{}) }

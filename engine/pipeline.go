@@ -207,7 +207,7 @@ func (p *Pipeline) Run(c *Call) Result {
 		}
 		if perr != nil {
 			st.Status = StepPanicked
-			st.Detail = perr.Error()
+			st.Detail, _, _ = strings.Cut(perr.Error(), "\n")
 			res.Steps = append(res.Steps, st)
 			res.Err = fmt.Errorf("%s: rule %d (%s): %w", r.info.Pos, r.info.Rule+1, r.info.Action, perr)
 			res.Disposition = Disposition{Kind: Reject, Status: 500, Reason: "Server Internal Error"}

@@ -448,13 +448,20 @@ func IsToken(s string) bool {
 	return true
 }
 
-// ParamValue returns v as a header parameter value: v itself when it is a
-// token, else a quoted-string with backslash escapes.
+// ParamValue returns v in the form to store in sipgo's HeaderParams so that
+// it is written as a valid parameter value: a token as it is, anything else
+// as a quoted-string with backslash escapes. sipgo adds the quotes itself
+// when a value holds a space or tab, so such values are stored escaped but
+// unquoted.
 func ParamValue(v string) string {
 	if v == "" || IsToken(v) {
 		return v
 	}
-	return `"` + QuoteDisplay(v) + `"`
+	q := QuoteDisplay(v)
+	if strings.ContainsAny(v, " \t") {
+		return q
+	}
+	return `"` + q + `"`
 }
 
 // UnquoteParam returns a header parameter value without its quotes.
