@@ -79,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&refresh, "refresh", 15*time.Second, "re-sign every token this often (keep well under the verifier's iat window)")
 	fs.StringVar(&serveAddr, "serve-x5u", "", "serve -x5u-file over HTTP on this loopback `host:port` during the run")
 	fs.StringVar(&serveFile, "x5u-file", "", "certificate chain `file` that -serve-x5u serves")
+	fs.IntVar(&cfg.show, "show", 0, "copy the first `n` final responses verbatim to stderr")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	fs.StringVar(&genPKI, "gen-pki", "", "write a fresh test PKI (root, intermediate, leaf with TNAuthList, keys) into `dir` and exit")
 	fs.BoolVar(&probe, "probe", false, "send OPTIONS to -target until it answers (at most -timeout), then exit")
@@ -120,6 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return 1
 	}
+	cfg.showTo = stderr
 
 	var signer identitySigner
 	if cfg.unsignedPct < 100 {

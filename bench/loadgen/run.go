@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +26,9 @@ const (
 	outSendError         // the INVITE could not be sent
 	outTimeout           // no final response within the timeout
 )
+
+// outcomeName names outcomes for -show.
+var outcomeName = [...]string{"pending", "ok", "bad status", "bad header", "send error", "timeout"}
 
 // config is one load run.
 type config struct {
@@ -43,6 +48,10 @@ type config struct {
 	// value (e.g. X-StirResult: TN-Validation-Passed-A).
 	wantHeader string
 	wantValue  string
+	// show is how many final responses (the first of each call) to copy
+	// verbatim to showTo, for checking what the system under test answers.
+	show   int
+	showTo io.Writer
 }
 
 // validate reports the first unusable setting.
@@ -121,6 +130,8 @@ type runner struct {
 	readErrors  atomic.Int64
 	lastAnswer  atomic.Int64 // ns after t0 of the last first final response
 	lastSend    atomic.Int64 // ns after t0 of the last INVITE sent
+	shown       atomic.Int64 // responses copied to cfg.showTo so far
+	showMu      sync.Mutex
 }
 
 // newRunner prepares the per-call state of a run.
@@ -307,6 +318,11 @@ func (r *runner) receive(c *net.UDPConn) {
 		if !r.result[i].CompareAndSwap(int32(outPending), int32(res)) {
 			r.duplicates.Add(1)
 			continue
+		}
+		if r.cfg.show > 0 && r.shown.Add(1) <= int64(r.cfg.show) {
+			r.showMu.Lock()
+			fmt.Fprintf(r.cfg.showTo, "--- call %d (%s): %s\n%s\n", i, r.cfg.kindOf(i), outcomeName[res], buf[:n])
+			r.showMu.Unlock()
 		}
 		r.status[i] = int32(resp.status)
 		r.latency[i] = at - r.scheduled(i)
