@@ -21,6 +21,7 @@ type command struct {
 // commands lists the subcommands. Each lives in its own file.
 var commands = map[string]command{
 	"check": {"compile rule files and report every error as file:line:col", runCheck},
+	"serve": {"run the SIP daemon", runServe},
 }
 
 func main() {
