@@ -408,3 +408,23 @@ func TestMainUsageErrors(t *testing.T) {
 		t.Errorf("signed run without key: exit %d, stderr %q", code, errb.String())
 	}
 }
+
+func TestParseSnmpUDP(t *testing.T) {
+	snmp := "Ip: Forwarding DefaultTTL\nIp: 1 64\n" +
+		"Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n" +
+		"Udp: 382505 71 19353 401930 19350 2\n" +
+		"UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n" +
+		"UdpLite: 0 0 0 0 7 0\n"
+	if got := parseSnmpUDP(snmp, "RcvbufErrors"); got != 19350 {
+		t.Errorf("RcvbufErrors = %d, want 19350", got)
+	}
+	if got := parseSnmpUDP(snmp, "Nope"); got != -1 {
+		t.Errorf("missing field = %d, want -1", got)
+	}
+	if got := parseSnmpUDP("", "RcvbufErrors"); got != -1 {
+		t.Errorf("empty = %d, want -1", got)
+	}
+	if udpRcvbufErrors() < -1 {
+		t.Error("impossible counter")
+	}
+}

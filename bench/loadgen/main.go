@@ -32,6 +32,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -59,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		asJSON     bool
 		genPKI     string
 		probe      bool
+		cpuProfile string
 	)
 	fs.StringVar(&cfg.target, "target", "127.0.0.1:5060", "`host:port` of the SIP server (UDP, loopback only)")
 	fs.Float64Var(&cfg.rate, "rate", 1000, "INVITEs per second (open loop)")
@@ -83,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	fs.StringVar(&genPKI, "gen-pki", "", "write a fresh test PKI (root, intermediate, leaf with TNAuthList, keys) into `dir` and exit")
 	fs.BoolVar(&probe, "probe", false, "send OPTIONS to -target until it answers (at most -timeout), then exit")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to `file`")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -155,6 +158,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	go pool.keepFresh(ctx, refresh)
+
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	r, err := newRunner(cfg, pool)
 	if err != nil {

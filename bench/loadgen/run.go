@@ -108,12 +108,24 @@ func (c *config) kindOf(index int) callKind {
 func origNumber(j int) string { return fmt.Sprintf("1215555%04d", j) }
 func destNumber(j int) string { return fmt.Sprintf("1310555%04d", j) }
 
+// pairs are the caller and callee numbers of every pair, formatted once.
+type pairs struct{ orig, dest []string }
+
+func newPairs(n int) pairs {
+	p := pairs{orig: make([]string, n), dest: make([]string, n)}
+	for j := range n {
+		p.orig[j], p.dest[j] = origNumber(j), destNumber(j)
+	}
+	return p
+}
+
 // runner executes one config. Per-call state lives in slices indexed by the
 // call number, which the Call-ID carries, so matching a response costs no
 // lock and no map.
 type runner struct {
 	cfg    config
 	tokens *tokenPool
+	pairs  pairs
 	runID  string
 	n      int
 	t0     time.Time
@@ -150,6 +162,7 @@ func newRunner(cfg config, tokens *tokenPool) (*runner, error) {
 	return &runner{
 		cfg:     cfg,
 		tokens:  tokens,
+		pairs:   newPairs(cfg.numbers),
 		runID:   hex.EncodeToString(id[:]),
 		n:       n,
 		period:  1e9 / cfg.rate,
@@ -171,8 +184,8 @@ func (r *runner) params(p *inviteParams, i int, local string) {
 		index:   i,
 		local:   local,
 		target:  r.cfg.target,
-		orig:    origNumber(j),
-		dest:    destNumber(j),
+		orig:    r.pairs.orig[j],
+		dest:    r.pairs.dest[j],
 		display: r.cfg.display,
 	}
 }
@@ -209,6 +222,7 @@ func (r *runner) run(ctx context.Context) (*summary, error) {
 		}()
 	}
 
+	drops0 := udpRcvbufErrors()
 	cpu0 := cpuTime()
 	r.t0 = time.Now()
 	var senders sync.WaitGroup
@@ -236,8 +250,12 @@ func (r *runner) run(ctx context.Context) (*summary, error) {
 	}
 	readers.Wait()
 	cpu := cpuTime() - cpu0
-
-	return r.summarize(sendEnd, cpu), nil
+	s := r.summarize(sendEnd, cpu)
+	s.UDPRcvbufErrors = -1
+	if drops1 := udpRcvbufErrors(); drops0 >= 0 && drops1 >= 0 {
+		s.UDPRcvbufErrors = drops1 - drops0
+	}
+	return s, nil
 }
 
 // send is the pacing loop of sender k: it sends calls k, k+conns, k+2·conns…

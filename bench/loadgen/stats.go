@@ -48,6 +48,11 @@ type summary struct {
 	// one core over the run; it shares the machine with the system under
 	// test.
 	LoadgenCPU float64 `json:"loadgen_cpu_cores"`
+	// UDPRcvbufErrors is how many UDP datagrams the kernel dropped for
+	// full receive buffers during the run, on the whole machine (-1:
+	// unknown). Timeouts with as many drops are datagrams lost before
+	// anyone read them.
+	UDPRcvbufErrors int64 `json:"udp_rcvbuf_errors"`
 }
 
 // summarize collects the per-call state after the run.
@@ -136,8 +141,8 @@ func (s *summary) line() string {
 		s.Timeouts, s.BadStatus, s.BadHeader, s.SendErrors, s.Unsent)
 	fmt.Fprintf(&b, " send_rate=%s calls_per_s=%s p50_ms=%s p90_ms=%s p99_ms=%s max_ms=%s",
 		f(s.SendRate, 1), f(s.CallsPerSec, 1), f(s.P50Ms, 3), f(s.P90Ms, 3), f(s.P99Ms, 3), f(s.MaxMs, 3))
-	fmt.Fprintf(&b, " send_lag_p99_ms=%s send_lag_max_ms=%s stray=%d duplicates=%d read_errors=%d loadgen_cpu=%s",
-		f(s.SendLagP99, 3), f(s.SendLagMax, 3), s.Stray, s.Duplicates, s.ReadErrors, f(s.LoadgenCPU, 2))
+	fmt.Fprintf(&b, " send_lag_p99_ms=%s send_lag_max_ms=%s stray=%d duplicates=%d read_errors=%d udp_rcvbuf_errors=%d loadgen_cpu=%s",
+		f(s.SendLagP99, 3), f(s.SendLagMax, 3), s.Stray, s.Duplicates, s.ReadErrors, s.UDPRcvbufErrors, f(s.LoadgenCPU, 2))
 	codes := make([]int, 0, len(s.Statuses))
 	for c := range s.Statuses {
 		codes = append(codes, c)
