@@ -6,12 +6,22 @@
 // codes) and returns an engine.Action that does no parsing per call.
 package actions
 
-import "github.com/xformd/xformd/engine"
+import (
+	"github.com/xformd/xformd/engine"
+	"github.com/xformd/xformd/stir"
+)
 
 // Options carries what some actions need from the outside world: the STIR
 // verification and signing services. The zero value is valid for checking
 // rule files.
 type Options struct {
+	// Verifier is the STIR/SHAKEN verification service of stir_validate;
+	// nil verifies with no trust anchors (unsigned calls read
+	// No-TN-Validation, signed ones fail with 437).
+	Verifier *stir.Verifier
+	// Signer is the authentication service of stir_sign; nil makes
+	// stir_sign fail the step at run time.
+	Signer *stir.Signer
 }
 
 // Builtin returns the registry of every built-in action.
@@ -32,5 +42,7 @@ func Builtin(opts Options) *engine.Registry {
 		routeSpec(),
 		stopSpec(),
 		logSpec(),
+		stirValidateSpec(opts),
+		stirSignSpec(opts),
 	)
 }
