@@ -16,6 +16,7 @@
 #   XFORMD_LOG   warn                   xformd --log-level during the runs
 #   STOP_AFTER   2                      drop a system after this many failing rates in a row
 #   PAUSE        2                      seconds of rest between runs
+#   CONFIRM      (unset)                e.g. 30s: re-run each system's best rate this long
 #   PROFILE_RATE (unset)                after the sweep, profile xformd at this rate
 #   PROFILE_SECS 10                     length of that profile
 #   SMOKE        (unset)                1: one short low-rate run per system (for CI)
@@ -32,6 +33,7 @@ KAM_CHILDREN=${KAM_CHILDREN:-4}
 XFORMD_LOG=${XFORMD_LOG:-warn}
 STOP_AFTER=${STOP_AFTER:-2}
 PAUSE=${PAUSE:-2}
+CONFIRM=${CONFIRM:-}
 PROFILE_RATE=${PROFILE_RATE:-}
 PROFILE_SECS=${PROFILE_SECS:-10}
 if [[ -n "${SMOKE:-}" ]]; then
@@ -91,20 +93,24 @@ log "building loadgen and xformd"
 (cd "$ROOT" && go build -o "$LG" ./bench/loadgen)
 if [[ " $SYSTEMS " == *" xformd "* ]]; then
 	(cd "$ROOT" && go build -o "$OUT/bin/xformd" ./cmd/xformd)
+	[[ -z "$PROFILE_RATE" ]] || (cd "$ROOT" && go build -o "$OUT/bin/pprofserve" ./bench/pprofserve)
 fi
 
 rm -rf "$PKI"
 "$LG" -gen-pki "$PKI" >/dev/null
 
+xformd_flags=(
+	--listen "udp:$XFORMD_ADDR" --admin "$XFORMD_ADMIN" --mode redirect
+	--rules "$ROOT/examples/carrierx-stir/rules.json"
+	--trust "$PKI/trust" --x5u "$X5U=$PKI/shaken.pem"
+	--log-level "$XFORMD_LOG"
+)
+
 declare -A pid_of target_of
 for sys in $SYSTEMS; do
 	case $sys in
 	xformd)
-		"$OUT/bin/xformd" serve \
-			--listen "udp:$XFORMD_ADDR" --admin "$XFORMD_ADMIN" --mode redirect \
-			--rules "$ROOT/examples/carrierx-stir/rules.json" \
-			--trust "$PKI/trust" --x5u "$X5U=$PKI/shaken.pem" \
-			--log-level "$XFORMD_LOG" >"$OUT/xformd.log" 2>&1 &
+		"$OUT/bin/xformd" serve "${xformd_flags[@]}" >"$OUT/xformd.log" 2>&1 &
 		pid_of[xformd]=$!
 		target_of[xformd]=$XFORMD_ADDR
 		;;
@@ -153,7 +159,7 @@ done
 } >>"$RESULTS"
 
 printf '%-9s %8s %10s %7s %8s %8s %8s %9s %9s %8s\n' system rate calls/s failed p50_ms p90_ms p99_ms max_ms sut_cores lg_cores
-declare -A fails best best_line
+declare -A fails best best_line best_note
 for sys in $SYSTEMS; do fails[$sys]=0; done
 for rate in $RATES; do
 	for sys in $SYSTEMS; do
@@ -185,11 +191,28 @@ for rate in $RATES; do
 	done
 done
 
+if [[ -n "$CONFIRM" ]]; then
+	echo
+	echo "confirmation runs of ${CONFIRM} at each system's best rate:"
+	for sys in $SYSTEMS; do
+		[[ -n "${best[$sys]:-}" ]] || continue
+		line=$("$LG" -target "${target_of[$sys]}" -rate "${best[$sys]}" -duration "$CONFIRM" -conns "$CONNS" \
+			-key "$PKI/shaken-key.pem" -x5u "$X5U" -want-header "$WANT") || true
+		echo "system=$sys confirm=$CONFIRM $line" >>"$RESULTS"
+		printf '%-9s %8s %10s %7s %8s %8s %8s %9s\n' "$sys" "${best[$sys]}" "$(field "$line" calls_per_s)" "$(field "$line" failed)" \
+			"$(field "$line" p50_ms)" "$(field "$line" p90_ms)" "$(field "$line" p99_ms)" "$(field "$line" max_ms)"
+		if [[ "$(field "$line" failed)" != 0 ]]; then
+			best_note[$sys]=" (failed calls in the ${CONFIRM} confirmation run)"
+		fi
+		sleep "$PAUSE"
+	done
+fi
+
 echo
 for sys in $SYSTEMS; do
 	if [[ -n "${best[$sys]:-}" ]]; then
 		l=${best_line[$sys]}
-		echo "$sys: highest zero-failure rate ${best[$sys]}/s (calls/s $(field "$l" calls_per_s), p50 $(field "$l" p50_ms) ms, p99 $(field "$l" p99_ms) ms)"
+		echo "$sys: highest zero-failure rate ${best[$sys]}/s (calls/s $(field "$l" calls_per_s), p50 $(field "$l" p50_ms) ms, p99 $(field "$l" p99_ms) ms)${best_note[$sys]:-}"
 	else
 		echo "$sys: no rate without failed calls"
 	fi
@@ -200,18 +223,34 @@ fi
 
 if [[ -n "$PROFILE_RATE" && -n "${pid_of[xformd]:-}" ]]; then
 	prof=$OUT/xformd-cpu.pprof
+	bin=$OUT/bin/xformd
+	pprof_url="http://$XFORMD_ADMIN/debug/pprof"
+	if ! curl -sf -o /dev/null "$pprof_url/"; then
+		# The admin listener has no pprof: run the same server code under
+		# bench/pprofserve, which adds it on its own loopback port.
+		log "no $pprof_url; restarting xformd under bench/pprofserve for the profile"
+		kill "${pid_of[xformd]}"
+		wait "${pid_of[xformd]}" 2>/dev/null || true
+		bin=$OUT/bin/pprofserve
+		"$bin" -pprof 127.0.0.1:6070 "${xformd_flags[@]}" >"$OUT/pprofserve.log" 2>&1 &
+		pid_of[xformd]=$!
+		pids+=("${pid_of[xformd]}")
+		pprof_url="http://127.0.0.1:6070/debug/pprof"
+		"$LG" -probe -target "$XFORMD_ADDR" -timeout 10s >/dev/null
+		"$LG" -target "$XFORMD_ADDR" -rate 200 -duration 1s -key "$PKI/shaken-key.pem" -x5u "$X5U" >/dev/null || true
+	fi
 	log "profiling xformd at $PROFILE_RATE/s for ${PROFILE_SECS}s"
-	curl -sf -o "$prof" "http://$XFORMD_ADMIN/debug/pprof/profile?seconds=$PROFILE_SECS" &
+	curl -sf -o "$prof" "$pprof_url/profile?seconds=$PROFILE_SECS" &
 	curl_pid=$!
 	sleep 0.5
 	"$LG" -target "$XFORMD_ADDR" -rate "$PROFILE_RATE" -duration "$((PROFILE_SECS - 1))s" -conns "$CONNS" \
-		-key "$PKI/shaken-key.pem" -x5u "$X5U" -want-header "$WANT" | tee -a "$RESULTS" || true
+		-key "$PKI/shaken-key.pem" -x5u "$X5U" -want-header "$WANT" | sed 's/^/profile run: /' | tee -a "$RESULTS" || true
 	if wait "$curl_pid"; then
-		(cd "$ROOT" && go tool pprof -top -nodecount=40 "$OUT/bin/xformd" "$prof") >"$OUT/xformd-pprof-top.txt" 2>&1
-		(cd "$ROOT" && go tool pprof -top -cum -nodecount=60 "$OUT/bin/xformd" "$prof") >"$OUT/xformd-pprof-cum.txt" 2>&1
-		log "profile: $prof; top: $OUT/xformd-pprof-top.txt, cumulative: $OUT/xformd-pprof-cum.txt"
+		go tool pprof -top -nodecount=40 "$bin" "$prof" >"$OUT/xformd-pprof-top.txt" 2>&1
+		go tool pprof -top -cum -nodecount=60 "$bin" "$prof" >"$OUT/xformd-pprof-cum.txt" 2>&1
+		log "profile: $prof; flat: $OUT/xformd-pprof-top.txt, cumulative: $OUT/xformd-pprof-cum.txt"
 	else
-		log "no profile: http://$XFORMD_ADMIN/debug/pprof/profile did not answer (is pprof exposed on the admin listener?)"
+		log "no profile from $pprof_url/profile"
 	fi
 fi
 
