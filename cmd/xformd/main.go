@@ -22,6 +22,7 @@ type command struct {
 var commands = map[string]command{
 	"check": {"compile rule files and report every error as file:line:col", runCheck},
 	"serve": {"run the SIP daemon", runServe},
+	"sign":  {"print a signed SHAKEN Identity header value (STIR authentication service)", runSign},
 }
 
 func main() {
