@@ -47,6 +47,9 @@ var fullNames = map[string]string{
 	"reject-contact": "Reject-Contact", "supported": "Supported", "contact": "Contact",
 	"identity-info": "Identity-Info", "event": "Event", "refer-to": "Refer-To", "subject": "Subject",
 	"allow-events": "Allow-Events", "session-expires": "Session-Expires", "identity": "Identity",
+	// The protected headers have compact forms too; without them
+	// DisplayName("f") was "" and errors read "header  is protected".
+	"from": "From", "to": "To", "call-id": "Call-ID", "content-length": "Content-Length", "via": "Via",
 }
 
 // protected are the headers rules may not set, add or remove: changing them
@@ -140,11 +143,19 @@ func (n Name) Matches(headerName string) bool {
 	if len(headerName) == len(n.canon) && strings.EqualFold(headerName, n.canon) {
 		return true
 	}
-	if len(headerName) <= 2 {
-		return Canonical(headerName) == n.canon
+	// Compact forms are single letters. (Testing every name of up to two
+	// bytes through Canonical allocated for each "To" header.)
+	if len(headerName) == 1 {
+		c := headerName[0] | 0x20
+		if c < 'a' || c > 'z' {
+			return false
+		}
+		return compact[letters[c-'a':c-'a'+1]] == n.canon
 	}
 	return false
 }
+
+const letters = "abcdefghijklmnopqrstuvwxyz"
 
 // String returns the canonical (lower-case, full) name.
 func (n Name) String() string { return n.canon }
@@ -341,6 +352,11 @@ func QuoteDisplay(plain string) string {
 // For tel URIs the user is the number.
 func AddressUser(value string) string {
 	v := strings.TrimSpace(value)
+	// A quoted display name may hold '<', '>' and ':' ("A<B" <sip:...>):
+	// skip it before looking for the URI.
+	if strings.HasPrefix(v, `"`) {
+		v = skipQuoted(v)
+	}
 	if i := strings.IndexByte(v, '<'); i >= 0 {
 		v = v[i+1:]
 		if j := strings.IndexByte(v, '>'); j >= 0 {
@@ -374,6 +390,20 @@ func AddressUser(value string) string {
 	return ""
 }
 
+// skipQuoted returns what follows the quoted-string v starts with, or ""
+// when the quote is not closed.
+func skipQuoted(v string) string {
+	for i := 1; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case '"':
+			return v[i+1:]
+		}
+	}
+	return ""
+}
+
 // URIUser returns the user of a URI: the user part of a sip/sips URI, or
 // the number of a tel URI (the part before any parameter).
 func URIUser(u *sip.Uri) string {
@@ -395,7 +425,12 @@ func URIUser(u *sip.Uri) string {
 // rewrite cannot break the message's syntax).
 func SetURIUser(u *sip.Uri, user string) error {
 	if !ValidUser(user) {
-		return fmt.Errorf("%q is not a valid URI user: use letters, digits and -_.!~*'()&=+$,;?/%%", user)
+		return fmt.Errorf("%q is not a valid URI user: use letters, digits, -_.!~*'()&=+$,;?/ and %%XX escapes", user)
+	}
+	if u.Raw() != "" && u.Scheme != "tel" {
+		// sipgo writes such a URI from Raw and ignores User: setting it
+		// would silently change nothing.
+		return fmt.Errorf("a %s: URI has no user part to set", u.Scheme)
 	}
 	if u.Scheme == "tel" && u.Raw() != "" {
 		if user == "" {
@@ -418,7 +453,8 @@ func SetURIUser(u *sip.Uri, user string) error {
 }
 
 // ValidUser reports whether s is a valid RFC 3261 URI user:
-// unreserved / escaped / user-unreserved characters.
+// unreserved / escaped / user-unreserved characters. A '%' must start an
+// escape of two hex digits ("50%" is not a valid user; "50%25" is).
 func ValidUser(s string) bool {
 	if len(s) > 256 {
 		return false
@@ -427,12 +463,21 @@ func ValidUser(s string) bool {
 		c := s[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("-_.!~*'()&=+$,;?/%", c) >= 0:
+		case c == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+			i += 2
+		case strings.IndexByte("-_.!~*'()&=+$,;?/", c) >= 0:
 		default:
 			return false
 		}
 	}
 	return true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // IsToken reports whether s is a non-empty RFC 3261 token.
@@ -458,16 +503,25 @@ func ParamValue(v string) string {
 		return v
 	}
 	q := QuoteDisplay(v)
-	if strings.ContainsAny(v, " \t") {
+	// Test q, not v: QuoteDisplay turns CR and LF into spaces, which make
+	// sipgo add quotes too.
+	if strings.ContainsAny(q, " \t") {
 		return q
 	}
 	return `"` + q + `"`
 }
 
-// UnquoteParam returns a header parameter value without its quotes.
+// UnquoteParam returns a header parameter value, as sipgo's HeaderParams
+// holds it, without its quotes and escapes. A value with a space or tab but
+// no surrounding quotes is one that ParamValue stored for sipgo to quote,
+// so its escapes are removed too; UnquoteParam(ParamValue(v)) == v for
+// every v without CR or LF.
 func UnquoteParam(v string) string {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 		return UnquoteDisplay(v[1 : len(v)-1])
+	}
+	if strings.ContainsAny(v, " \t") {
+		return UnquoteDisplay(v)
 	}
 	return v
 }

@@ -1,0 +1,48 @@
+package sipmsg
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzDisplay checks the display-name and parameter quoting round trips:
+// for any text without CR or LF, UnquoteDisplay(QuoteDisplay(s)) == s and
+// UnquoteParam(ParamValue(s)) == s; the quoted form never holds an
+// unescaped double quote or a line break, so it cannot end the
+// quoted-string early or inject a header.
+func FuzzDisplay(f *testing.F) {
+	for _, s := range []string{"", "Alice", `Say "hi" \ now`, `\`, `"`, `\"`, "a\r\nX-Evil: 1", "tab\t", "Ünï", `""`, `a\`, "a b", "a;b,c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q := QuoteDisplay(s)
+		if strings.ContainsAny(q, "\r\n") {
+			t.Fatalf("QuoteDisplay(%q) = %q holds a line break", s, q)
+		}
+		// Every '"' in q is escaped: walk it as a quoted-string body.
+		for i := 0; i < len(q); i++ {
+			switch q[i] {
+			case '\\':
+				if i+1 == len(q) {
+					t.Fatalf("QuoteDisplay(%q) = %q ends in a lone backslash", s, q)
+				}
+				i++
+			case '"':
+				t.Fatalf("QuoteDisplay(%q) = %q has an unescaped quote at %d", s, q, i)
+			}
+		}
+		p := ParamValue(s)
+		if !ValidValue(p) {
+			t.Fatalf("ParamValue(%q) = %q is not a valid header value", s, p)
+		}
+		if strings.ContainsAny(s, "\r\n") {
+			return
+		}
+		if got := UnquoteDisplay(q); got != s {
+			t.Fatalf("UnquoteDisplay(QuoteDisplay(%q)) = %q (quoted %q)", s, got, q)
+		}
+		if got := UnquoteParam(p); got != s {
+			t.Fatalf("UnquoteParam(ParamValue(%q)) = %q (stored %q)", s, got, p)
+		}
+	})
+}
