@@ -19,13 +19,14 @@ func readText(name string, data []byte, fn func(*Message) error) (Stats, error) 
 	var st Stats
 	e := &emitter{name: name, fn: fn, stats: &st}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	lines := &lineCounter{data: data, line: 1}
 	pos := 0
 	for {
 		pos = skipBlank(data, pos)
 		if pos >= len(data) {
 			return st, nil
 		}
-		m, next := frameText(data, pos)
+		m, next := frameText(data, pos, lines)
 		if next <= pos { // cannot happen; guards against a loop on a framing bug
 			next = len(data)
 		}
@@ -62,8 +63,22 @@ func lineAt(data []byte, pos int) (line []byte, next int, bareLF bool) {
 	return bytes.TrimRight(line, "\r"), pos + i + 1, bareLF
 }
 
-// lineNumber returns the 1-based line number of offset pos, for errors.
-func lineNumber(data []byte, pos int) int { return bytes.Count(data[:pos], []byte{'\n'}) + 1 }
+// lineCounter gives line numbers of increasing offsets in linear time
+// overall, for errors.
+type lineCounter struct {
+	data []byte
+	pos  int
+	line int
+}
+
+// at returns the 1-based line number of offset pos; pos must not go back.
+func (l *lineCounter) at(pos int) int {
+	if pos > l.pos {
+		l.line += bytes.Count(l.data[l.pos:pos], []byte{'\n'})
+		l.pos = pos
+	}
+	return l.line
+}
 
 // nextStart returns the offset of the first line at or after pos that is a
 // SIP start line, or len(data).
@@ -80,12 +95,12 @@ func nextStart(data []byte, pos int) int {
 
 // frameText frames the message starting at pos (a non-blank byte) and
 // returns it with the offset just after it.
-func frameText(data []byte, pos int) (*Message, int) {
+func frameText(data []byte, pos int, lc *lineCounter) (*Message, int) {
 	first, _, _ := lineAt(data, pos)
 	if !startLine(first) {
 		next := nextStart(data, pos)
 		return &Message{Raw: data[pos:next], Err: fmt.Errorf("line %d: %q is not the start of a SIP message (want \"INVITE sip:... SIP/2.0\" or \"SIP/2.0 200 OK\")",
-			lineNumber(data, pos), clip(first, 60))}, next
+			lc.at(pos), clip(first, 60))}, next
 	}
 	var (
 		lines    [][]byte

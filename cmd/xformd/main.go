@@ -20,9 +20,12 @@ type command struct {
 
 // commands lists the subcommands. Each lives in its own file.
 var commands = map[string]command{
-	"check": {"compile rule files and report every error as file:line:col", runCheck},
-	"serve": {"run the SIP daemon", runServe},
-	"sign":  {"print a signed SHAKEN Identity header value (STIR authentication service)", runSign},
+	"check":  {"compile rule files and report every error as file:line:col", runCheck},
+	"serve":  {"run the SIP daemon", runServe},
+	"dryrun": {"replay captured INVITEs (SIP text, pcap) through rules and show every step", runDryrun},
+	"test":   {"run rule test suites (YAML) and report failing expectations", runTest},
+	"schema": {"print the JSON Schema of rule files for editors", runSchema},
+	"sign":   {"print a signed SHAKEN Identity header value (STIR authentication service)", runSign},
 }
 
 func main() {
