@@ -91,3 +91,62 @@ func BenchmarkSign(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateVsECDSA alternates one raw ECDSA verification and one
+// full verification per iteration and reports their cost ratio. Taking
+// both in the same loop cancels out the load drift of a shared machine,
+// which separate benchmarks cannot.
+func BenchmarkValidateVsECDSA(b *testing.B) {
+	p, v, now := benchPKI(b)
+	x5u := "https://cert.example.org/shaken.pem"
+	id := p.Identity(stirtest.Good, x5u, stirtest.Claims{Attest: "A", Orig: "12155551212", Dest: []string{"12155550000"}, IAT: now, OrigID: "123e4567-e89b-12d3-a456-426614174000"})
+	in := Input{Identities: []string{id}, Orig: "+12155551212", Dest: []string{"12155550000", "12155550000"}, Now: now}
+	ctx := context.Background()
+	sum := sha256.Sum256([]byte("header.payload"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, p.LeafKey, sum[:])
+	pub := &p.LeafKey.PublicKey
+	var raw, full time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		ok := ecdsa.VerifyASN1(pub, sum[:], sig)
+		t1 := time.Now()
+		r := v.Verify(ctx, in)
+		t2 := time.Now()
+		if !ok || r.Verstat != VerstatPassed {
+			b.Fatal("verification failed")
+		}
+		raw += t1.Sub(t0)
+		full += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "ecdsa-ns/op")
+	b.ReportMetric(float64(full.Nanoseconds())/float64(b.N), "validate-ns/op")
+	b.ReportMetric(float64(full)/float64(raw), "ratio")
+}
+
+// BenchmarkSignVsECDSA does the same for signing: one raw ECDSA signature
+// and one full Signer.Sign per iteration.
+func BenchmarkSignVsECDSA(b *testing.B) {
+	p, _, now := benchPKI(b)
+	s, err := NewSigner(stirtest.KeyPEM(p.LeafKey), "https://cert.example.org/shaken.pem")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := Claims{Attest: "A", Orig: "+1 215 555 1212", Dest: []string{"12155550000"}, IAT: now, OrigID: "123e4567-e89b-12d3-a456-426614174000"}
+	sum := sha256.Sum256([]byte("header.payload"))
+	var raw, full time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		_, err1 := ecdsa.SignASN1(rand.Reader, p.LeafKey, sum[:])
+		t1 := time.Now()
+		_, err2 := s.Sign(c)
+		t2 := time.Now()
+		if err1 != nil || err2 != nil {
+			b.Fatal(err1, err2)
+		}
+		raw += t1.Sub(t0)
+		full += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "ecdsa-ns/op")
+	b.ReportMetric(float64(full.Nanoseconds())/float64(b.N), "sign-ns/op")
+	b.ReportMetric(float64(full)/float64(raw), "ratio")
+}

@@ -297,3 +297,29 @@ func TestForbiddenAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestASN1ToRS round-trips R||S values through DER, including values
+// with leading zeros and high bits, and refuses malformed DER.
+func TestASN1ToRS(t *testing.T) {
+	cases := [][64]byte{{}, {}, {}}
+	for i := range cases[0] {
+		cases[0][i] = 0xff
+	}
+	cases[1][31], cases[1][32] = 1, 0x80
+	for i := range cases[2] {
+		cases[2][i] = byte(i*13 + 1)
+	}
+	for _, sig := range cases {
+		var got [64]byte
+		if !asn1ToRS(&got, rsToASN1(nil, &sig)) || got != sig {
+			t.Errorf("round trip of %x gave %x", sig, got)
+		}
+	}
+	for _, bad := range [][]byte{nil, {0x30, 0x06, 0x02, 0x01, 1, 0x02, 0x01}, {0x31, 0x06, 0x02, 0x01, 1, 0x02, 0x01, 1},
+		append([]byte{0x30, 0x25, 0x02, 0x21}, make([]byte, 0x21+2)...)} {
+		var got [64]byte
+		if asn1ToRS(&got, bad) {
+			t.Errorf("accepted %x", bad)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // JOSEHeader is the protected header of a PASSporT (RFC 8225 section 4).
@@ -91,7 +92,10 @@ func decodeJSONParts(p tokenParts) (hdr, payload string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	all := string(buf[:len(h)+copy(buf[len(h):], pl)])
+	n := len(h) + copy(buf[len(h):], pl)
+	// buf is fresh and never written again, so it can back the strings
+	// without a copy; values read from them keep it alive.
+	all := unsafe.String(unsafe.SliceData(buf), n)
 	return all[:len(h)], all[len(h):], nil
 }
 

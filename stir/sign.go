@@ -188,13 +188,14 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	out = append(out, '.')
 	out = b64.AppendEncode(out, p)
 	sum := sha256.Sum256(out)
-	r, sv, err := ecdsa.Sign(rand.Reader, s.key, sum[:])
+	der, err := ecdsa.SignASN1(rand.Reader, s.key, sum[:])
 	if err != nil {
 		return "", fmt.Errorf("stir: sign: %w", err)
 	}
 	var sig [64]byte
-	r.FillBytes(sig[:32])
-	sv.FillBytes(sig[32:])
+	if !asn1ToRS(&sig, der) {
+		return "", errors.New("stir: sign: crypto/ecdsa returned a malformed signature")
+	}
 	out = append(out, '.')
 	out = b64.AppendEncode(out, sig[:])
 	out = append(out, s.params...)
@@ -220,4 +221,29 @@ func NewUUID() (string, error) {
 	b[23] = '-'
 	hex.Encode(b[24:], u[10:])
 	return string(b[:]), nil
+}
+
+// asn1ToRS converts the DER signature crypto/ecdsa produces, SEQUENCE {
+// INTEGER r, INTEGER s }, into the 64-byte R||S of JWS ES256, without
+// big.Int. Both values of a P-256 signature fit in 32 bytes.
+func asn1ToRS(dst *[64]byte, der []byte) bool {
+	if len(der) < 8 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
+		return false
+	}
+	rest := der[2:]
+	for half := 0; half < 2; half++ {
+		if len(rest) < 2 || rest[0] != 0x02 || int(rest[1]) > len(rest)-2 {
+			return false
+		}
+		v := rest[2 : 2+int(rest[1])]
+		rest = rest[2+len(v):]
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > 32 {
+			return false
+		}
+		copy(dst[half*32+32-len(v):half*32+32], v)
+	}
+	return len(rest) == 0
 }
