@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -24,10 +25,42 @@ const maxChainCerts = 8
 // TNAuthList is the decoded TNAuthList extension: the Service Provider
 // Codes and telephone numbers a certificate may sign for.
 type TNAuthList struct {
-	SPCs []string
-	TNs  []string
-	// Ranges are number ranges as "start+count".
-	Ranges []string
+	SPCs   []string
+	TNs    []string
+	Ranges []TNRange
+}
+
+// TNRange is a TelephoneNumberRange entry: Count numbers from Start.
+type TNRange struct {
+	Start string
+	Count int
+}
+
+// Covers reports whether a certificate with this list may sign for the
+// telephone number tn (canonical form). A list with a Service Provider
+// Code covers every number, as SHAKEN certificates do; otherwise tn must
+// be one of the numbers or inside one of the ranges (RFC 8226 section 9).
+func (l TNAuthList) Covers(tn string) bool {
+	if len(l.SPCs) > 0 {
+		return true
+	}
+	for _, n := range l.TNs {
+		if CanonicalTN(n) == tn {
+			return true
+		}
+	}
+	for _, r := range l.Ranges {
+		start := CanonicalTN(r.Start)
+		if start == "" || len(start) != len(tn) || len(tn) > 18 || r.Count < 1 {
+			continue
+		}
+		s, err1 := strconv.ParseUint(start, 10, 64)
+		n, err2 := strconv.ParseUint(tn, 10, 64)
+		if err1 == nil && err2 == nil && n >= s && n-s < uint64(r.Count) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseTNAuthList decodes the DER value of a TNAuthList extension:
@@ -90,7 +123,7 @@ func ParseTNAuthList(der []byte) (TNAuthList, error) {
 					return out, fmt.Errorf("TNAuthList range: %w", err)
 				}
 			}
-			out.Ranges = append(out.Ranges, fmt.Sprintf("%s+%d", r.Start, r.Count))
+			out.Ranges = append(out.Ranges, TNRange{Start: r.Start, Count: r.Count})
 		default:
 			return out, fmt.Errorf("TNAuthList: unknown entry tag [%d]", e.Tag)
 		}
@@ -157,6 +190,7 @@ type certEntry struct {
 	pub    *ecdsa.PublicKey
 	inter  *x509.CertPool
 	spc    string
+	tnList TNAuthList
 	tnErr  error // TNAuthList missing or malformed
 	code   int   // non-zero for a failure entry
 	err    error
@@ -231,7 +265,7 @@ func parseChain(url string, data []byte) *certEntry {
 			case err != nil:
 				e.tnErr = fmt.Errorf("certificate %w", err)
 			default:
-				e.tnErr = nil
+				e.tnErr, e.tnList = nil, tn
 				if len(tn.SPCs) > 0 {
 					e.spc = tn.SPCs[0]
 				}

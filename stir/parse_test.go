@@ -4,6 +4,7 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/netip"
 	"strings"
@@ -216,8 +217,8 @@ func TestParseTNAuthList(t *testing.T) {
 		for _, s := range got.SPCs {
 			parts = append(parts, "spc="+s)
 		}
-		for _, s := range got.Ranges {
-			parts = append(parts, "range="+s)
+		for _, r := range got.Ranges {
+			parts = append(parts, fmt.Sprintf("range=%s+%d", r.Start, r.Count))
 		}
 		for _, s := range got.TNs {
 			parts = append(parts, "tn="+s)
@@ -320,6 +321,30 @@ func TestASN1ToRS(t *testing.T) {
 		var got [64]byte
 		if asn1ToRS(&got, bad) {
 			t.Errorf("accepted %x", bad)
+		}
+	}
+}
+
+func TestTNAuthListCovers(t *testing.T) {
+	spc := TNAuthList{SPCs: []string{"707J"}}
+	tns := TNAuthList{TNs: []string{"12155551212"}, Ranges: []TNRange{{Start: "12155550000", Count: 100}}}
+	tests := []struct {
+		l    TNAuthList
+		tn   string
+		want bool
+	}{
+		{spc, "19998887777", true},
+		{tns, "12155551212", true},
+		{tns, "12155550000", true},
+		{tns, "12155550099", true},
+		{tns, "12155550100", false},
+		{tns, "1215555000", false},
+		{tns, "", false},
+		{TNAuthList{}, "12155551212", false},
+	}
+	for _, tt := range tests {
+		if got := tt.l.Covers(tt.tn); got != tt.want {
+			t.Errorf("%+v.Covers(%q) = %v", tt.l, tt.tn, got)
 		}
 	}
 }

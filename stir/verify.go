@@ -244,7 +244,8 @@ func (r *Result) fail(code int, format string, args ...any) {
 // claims present and well formed, attest A/B/C (438); orig.tn matches the
 // caller and dest.tn holds a called number (438); iat and Date within the
 // window (403); trust anchors configured, certificate available (436) and
-// valid to an anchor at the verification time, with TNAuthList (437); the
+// valid to an anchor at the verification time, with a TNAuthList that has
+// an SPC or covers orig.tn (437); the
 // ES256 signature (438).
 //
 // Verify waits for a certificate fetch no longer than ctx allows; a fetch
@@ -422,6 +423,10 @@ func (v *Verifier) verifyOne(ctx context.Context, value string, in *Input) (r Re
 	}
 	if e.tnErr != nil {
 		r.fail(437, "%v", e.tnErr)
+		return r, true
+	}
+	if !e.tnList.Covers(orig) {
+		r.fail(437, "certificate TNAuthList has no SPC and does not cover orig.tn %s", orig)
 		return r, true
 	}
 	if !verifyES256(e.pub, parts, id.Token, &sig) {

@@ -2,6 +2,7 @@ package stir
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +310,39 @@ func TestVerifyDefaultNow(t *testing.T) {
 	r := v.Verify(context.Background(), Input{Identities: []string{p.Identity(stirtest.Good, testX5U, c)}, Orig: caller, Dest: []string{called}})
 	if r.Verstat != VerstatPassed {
 		t.Fatal(r.Error)
+	}
+}
+
+// TestVerifyTNAuthListWithNumbers: a certificate whose TNAuthList lists
+// telephone numbers instead of an SPC signs only for those numbers.
+func TestVerifyTNAuthListWithNumbers(t *testing.T) {
+	fx := newFixture(t)
+	tn, err := stirtest.TNAuthListTNs("12155551212")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, key, err := fx.pki.IssueLeaf("delegate", tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fx.files.Dir + "/delegate.pem"
+	if err := os.WriteFile(path, stirtest.CertPEM(leaf, fx.pki.Intermediate), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x5u := testBase + "delegate.pem"
+	v, err := NewVerifier(Config{TrustDir: fx.files.TrustDir, Static: map[string]string{x5u: path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		orig, code string
+	}{{"12155551212", ""}, {"12155551213", "437"}} {
+		c := goodClaims()
+		c.Orig = tt.orig
+		id := stirtest.IdentityHeader(stirtest.PASSporT(key, stirtest.ShakenHeader(x5u), c), x5u)
+		r := v.Verify(context.Background(), Input{Identities: []string{id}, Orig: tt.orig, Dest: []string{called}, Now: testNow})
+		if r.ErrorCode != tt.code || r.SPC != "" {
+			t.Errorf("orig %s: %+v", tt.orig, r)
+		}
 	}
 }

@@ -181,6 +181,36 @@ func TNAuthListValue(spc string) ([]byte, error) {
 	return inner, nil
 }
 
+// TNAuthListTNs returns the DER value of a TNAuthList extension holding
+// single telephone numbers ([2] EXPLICIT IA5String entries) and no SPC, as
+// a delegate certificate has.
+func TNAuthListTNs(tns ...string) ([]byte, error) {
+	var body []byte
+	for _, tn := range tns {
+		inner, err := asn1.MarshalWithParams(tn, "ia5")
+		if err != nil {
+			return nil, fmt.Errorf("stirtest: TNAuthList: %w", err)
+		}
+		e, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 2, IsCompound: true, Bytes: inner})
+		if err != nil {
+			return nil, fmt.Errorf("stirtest: TNAuthList: %w", err)
+		}
+		body = append(body, e...)
+	}
+	der, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: body})
+	if err != nil {
+		return nil, fmt.Errorf("stirtest: TNAuthList: %w", err)
+	}
+	return der, nil
+}
+
+// IssueLeaf issues another leaf from the intermediate CA, valid like the
+// Good leaf, with the given TNAuthList extension value (nil for none). Use
+// it with CertPEM(leaf, p.Intermediate) for the x5u document.
+func (p *PKI) IssueLeaf(cn string, tnAuthList []byte) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	return issue(p.Intermediate, p.IntermediateKey, leafTemplate(cn, p.Leaf.NotBefore, p.Leaf.NotAfter, tnAuthList))
+}
+
 // nextSerial returns a random 127-bit serial number, as RFC 5280 allows,
 // so that concurrent New calls never collide.
 func nextSerial() *big.Int {
