@@ -207,7 +207,7 @@ func runDryrun(args []string, stdout, stderr io.Writer) int {
 				what = fmt.Sprintf("no SIP messages found in %d packets (SIP over UDP/TCP only; TLS, SCTP and WebSocket cannot be read)", st.Packets)
 			}
 			fmt.Fprintf(stderr, "xformd dryrun: %s: %s\n", path, what)
-		} else if st.Invites == 0 {
+		} else if st.Invites == 0 && st.Errors == 0 {
 			fmt.Fprintf(stderr, "xformd dryrun: %s: no INVITEs among %d SIP messages\n", path, st.Messages)
 		}
 	}
