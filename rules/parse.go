@@ -2,10 +2,14 @@ package rules
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xformd/xformd/internal/suggest"
 	"gopkg.in/yaml.v3"
@@ -23,15 +27,35 @@ func Parse(name string, data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("rule file is larger than the %d byte limit", MaxFileSize)}
 	}
+	// yaml.v3 skips a UTF-8 byte order mark without counting it in
+	// columns; drop it so that byte columns agree.
+	data = bytes.TrimPrefix(data, utf8BOM)
 	data = jsonTabs(data)
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(name, err)
-	}
 	f := &File{Name: name}
-	p := &parser{file: name}
+	p := &parser{file: name, data: data, lines: lineStarts(data)}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, syntaxError(name, data, err)
+	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: "empty rule file", Hint: `write {"transformations": [...]} or a list of rules`}
+	}
+	// yaml.Unmarshal reads the first document only; rules after a second
+	// "---" would be dropped without a word.
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, syntaxError(name, data, err)
+		}
+		if len(extra.Content) == 0 || (extra.Content[0].Tag == "!!null" && extra.Content[0].Value == "") {
+			continue // an empty document, as a trailing "---" makes
+		}
+		return nil, &Error{Pos: p.pos(extra.Content[0]), Msg: "rule file holds a second YAML document", Hint: "put every rule in the first document's list"}
 	}
 	root := doc.Content[0]
 	list := root
@@ -43,6 +67,10 @@ func Parse(name string, data []byte) (*File, error) {
 			k := root.Content[i]
 			keys = append(keys, k.Value)
 			if k.Value == "transformations" {
+				if list != nil {
+					// The last one would win, silently dropping rules.
+					return nil, &Error{Pos: p.pos(k), Msg: `duplicate key "transformations"`, Hint: "merge the two lists"}
+				}
 				list = root.Content[i+1]
 			}
 		}
@@ -86,9 +114,62 @@ func firstNear(keys []string, want string) string {
 type parser struct {
 	file string
 	errs ErrorList
+	data []byte
+	// lines holds the byte offset of each line's start when the file has
+	// non-ASCII text, whose columns need converting; nil otherwise.
+	lines []int
 }
 
-func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
+// pos returns where n was written. yaml.v3 counts columns in characters;
+// Pos promises bytes (what offsetPos in the engine adds to), so lines with
+// non-ASCII text before n are converted.
+func (p *parser) pos(n *yaml.Node) Pos {
+	line, col := n.Line, n.Column
+	if p.lines != nil && line >= 1 && line <= len(p.lines) && col > 1 {
+		start := p.lines[line-1]
+		i := start
+		for k := 1; k < col && i < len(p.data); k++ {
+			_, size := utf8.DecodeRune(p.data[i:])
+			i += size
+		}
+		col = i - start + 1
+	}
+	return Pos{File: p.file, Line: line, Col: col}
+}
+
+var utf8BOM = []byte("\ufeff")
+
+// lineStarts returns the byte offset at which each line of data starts,
+// breaking lines where yaml.v3 does (CR LF, CR, LF, NEL, LS, PS), or nil
+// when data is ASCII and columns need no conversion.
+func lineStarts(data []byte) []int {
+	ascii := true
+	for _, c := range data {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii || !utf8.Valid(data) {
+		return nil
+	}
+	starts := []int{0}
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+			i++
+		case data[i] == '\r', data[i] == '\n':
+		case bytes.HasPrefix(data[i:], []byte("\u0085")):
+			i++
+		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			i += 2
+		default:
+			continue
+		}
+		starts = append(starts, i+1)
+	}
+	return starts
+}
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) *Error {
 	e := Errorf(p.pos(n), format, args...)
@@ -253,16 +334,72 @@ func jsonTabs(data []byte) []byte {
 
 var yamlLineRE = regexp.MustCompile(`(?:yaml: )?line (\d+):\s*(.*)`)
 
-// yamlError turns a yaml.v3 syntax error into a positioned Error.
-func yamlError(file string, err error) error {
+// yamlParserErrors are the messages of yaml.v3's parser (as opposed to its
+// scanner). For those yaml.v3 reports a 0-based line number (it adds one
+// for scanner errors only), so syntaxError adds the missing one.
+var yamlParserErrors = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// syntaxError turns a yaml.v3 syntax error into a positioned Error. For a
+// JSON file, encoding/json locates the mistake exactly (line and column),
+// where yaml.v3 gives only the line a construct started on; its answer is
+// used unless it complains earlier in the file than yaml.v3 does, which
+// means the file is YAML flow syntax (unquoted keys) rather than JSON.
+func syntaxError(file string, data []byte, err error) error {
 	msg := err.Error()
 	if te, ok := err.(*yaml.TypeError); ok {
 		msg = strings.Join(te.Errors, "; ")
 	}
+	e := &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "syntax error: " + strings.TrimPrefix(msg, "yaml: ")}
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "syntax error: " + m[2]}
+		if yamlParserErrors[m[2]] {
+			line++
+		}
+		// At the end of the stream yaml.v3 counts a line past the text.
+		if last, _ := lineCol(data, len(bytes.TrimRight(data, " \t\r\n"))-1); line > last {
+			line = last
+		}
+		e.Pos.Line, e.Msg = line, "syntax error: "+m[2]
+	} else if !utf8.Valid(data) {
+		// Reader errors carry no line: find the bad byte.
+		off := 0
+		for off < len(data) {
+			r, size := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		e.Pos.Line, e.Pos.Col = lineCol(data, off)
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	return &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "syntax error: " + msg}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		var raw json.RawMessage
+		var se *json.SyntaxError
+		if errors.As(json.Unmarshal(data, &raw), &se) {
+			line, col := lineCol(data, int(se.Offset)-1)
+			if line >= e.Pos.Line {
+				e.Pos.Line, e.Pos.Col, e.Msg = line, col, "syntax error: "+se.Error()
+			}
+		}
+	}
+	return e
+}
+
+// lineCol returns the 1-based line and byte column of offset off in data.
+func lineCol(data []byte, off int) (line, col int) {
+	off = max(0, min(off, len(data)))
+	before := data[:off]
+	return bytes.Count(before, []byte{'\n'}) + 1, off - bytes.LastIndexByte(before, '\n')
 }

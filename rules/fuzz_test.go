@@ -1,0 +1,112 @@
+package rules
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzParse feeds arbitrary bytes to Parse. Parse must never panic, and
+// whatever it returns must be self-consistent: every error is positioned in
+// the file it was given, and every rule it returns has an action.
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// A hang is a bug too: crash the worker so that the fuzzer
+		// records the input.
+		watchdog := time.AfterFunc(20*time.Second, func() {
+			panic(fmt.Sprintf("Parse has run for 20s on %q", data))
+		})
+		defer watchdog.Stop()
+		file, err := Parse("fuzz.json", data)
+		if err == nil && file == nil {
+			t.Fatal("nil File and nil error")
+		}
+		for _, e := range Errors(err) {
+			if e.Pos.File != "fuzz.json" {
+				t.Errorf("error %q has file %q", e, e.Pos.File)
+			}
+			if e.Pos.Line < 0 || e.Pos.Col < 0 {
+				t.Errorf("error %q has a negative position", e)
+			}
+			if e.Msg == "" {
+				t.Errorf("error without a message at %v", e.Pos)
+			}
+		}
+		if file == nil {
+			return
+		}
+		// yaml.v3 also breaks lines at CR, NEL, LS and PS: an upper bound.
+		lines := 1
+		for _, brk := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
+			lines += strings.Count(string(data), brk)
+		}
+		for i, r := range file.Rules {
+			if strings.TrimSpace(r.Action.Text) == "" {
+				t.Errorf("rule %d has no action", i)
+			}
+			if r.Pos.Line < 1 || r.Pos.Line > lines+1 || r.Pos.Col < 1 {
+				t.Errorf("rule %d at %v outside a %d line file", i, r.Pos, lines)
+			}
+			// A quoted value's byte column points at its opening quote.
+			for _, v := range append([]Value{r.Action, r.When}, r.Operands...) {
+				if !v.Quoted {
+					continue
+				}
+				if c, ok := byteAt(data, v.Pos); !ok || (c != '"' && c != '\'') {
+					t.Errorf("quoted %q at %v: byte there is %q", v.Text, v.Pos, c)
+				}
+			}
+		}
+	})
+}
+
+var fuzzSeeds = []string{
+	`{"transformations": [{"action": "set_header", "direction": "inbound", "operands": ["X-A", "{{from_user}}"]}]}`,
+	`[{"action": "reject", "operands": [403]}]`,
+	"- action: log\n  when: from_user == \"1\"\n  operands: [hi]\n",
+	"",
+	"\ufeff[]",
+	"[\n\t{\"action\":\t\"x\"}\n]",
+	"{\"transformations\": null}",
+	"- &a x\n- *a\n",
+	"---\n[]\n---\n[]\n",
+	"[{\"name\": \"café\", \"action\": \"x\", \"operands\": [\"é\", null, 1.5, true]}]",
+	"{\"transformations\": [1, \"a\", [], {}]}",
+	"- {action: a, action: b, bogus: c, direction: sideways, operands: x}",
+}
+
+// byteAt returns the byte at pos in data (after a byte order mark), with
+// lines broken where YAML breaks them.
+func byteAt(data []byte, pos Pos) (byte, bool) {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	line := 1
+	start := 0
+	for i := 0; i < len(data) && line < pos.Line; i++ {
+		n := 0
+		switch {
+		case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+			n = 2
+		case data[i] == '\r', data[i] == '\n':
+			n = 1
+		case bytes.HasPrefix(data[i:], []byte("\u0085")):
+			n = 2
+		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n = 3
+		}
+		if n > 0 {
+			i += n - 1
+			line++
+			start = i + 1
+		}
+	}
+	at := start + pos.Col - 1
+	if line != pos.Line || at < 0 || at >= len(data) {
+		return 0, false
+	}
+	return data[at], true
+}
