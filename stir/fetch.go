@@ -215,12 +215,16 @@ func (c *certCache) run(url string, f *flight) {
 func (c *certCache) fetch(url string) *certEntry {
 	start := c.now()
 	e := c.download(url)
-	if e.code != 0 {
+	switch {
+	case e.code != 0:
 		if c.cfg.Hooks.FetchError != nil {
 			c.cfg.Hooks.FetchError()
 		}
 		e.expiry = start.Add(c.cfg.FailureTTL)
-		return e
+	case e.leaf.NotAfter.Before(start):
+		// An expired certificate fails every verification; remember it
+		// like a failure rather than fetching it again on every call.
+		e.expiry = start.Add(c.cfg.FailureTTL)
 	}
 	return e
 }

@@ -383,3 +383,24 @@ func TestCloseStopsFetch(t *testing.T) {
 		t.Fatalf("%+v after %s", r, time.Since(start))
 	}
 }
+
+// TestFetchExpiredCertificateCached: an expired certificate is remembered
+// for the failure TTL instead of being fetched for every call.
+func TestFetchExpiredCertificateCached(t *testing.T) {
+	fx := newFixture(t)
+	cs := newCertServer(t, fx, nil)
+	v := cs.verifier(t, nil)
+	in := fx.input(stirtest.Expired, cs.URL+"/expired.pem")
+	in.Now = time.Now()
+	c := goodClaims()
+	c.IAT = in.Now
+	in.Identities = []string{fx.pki.Identity(stirtest.Expired, cs.URL+"/expired.pem", c)}
+	for i := 0; i < 3; i++ {
+		if r := v.Verify(context.Background(), in); r.ErrorCode != "437" {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if n := cs.count("/expired.pem"); n != 1 {
+		t.Errorf("%d fetches of an expired certificate, want 1", n)
+	}
+}
