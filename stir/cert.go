@@ -157,22 +157,14 @@ func loadTrust(dir string, pool *x509.CertPool) (*x509.CertPool, bool, error) {
 		if err != nil {
 			return nil, false, fmt.Errorf("stir: trust anchors: %w", err)
 		}
-		for rest := data; ; {
-			var b *pem.Block
-			b, rest = pem.Decode(rest)
-			if b == nil {
-				break
-			}
-			if b.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, false, fmt.Errorf("stir: trust anchor %s: %w", path, err)
-			}
-			out.AddCert(c)
-			n++
+		certs, err := pemCertificates(data, 0)
+		if err != nil {
+			return nil, false, fmt.Errorf("stir: trust anchor %s: %w", path, err)
 		}
+		for _, c := range certs {
+			out.AddCert(c)
+		}
+		n += len(certs)
 	}
 	if n == 0 {
 		return nil, false, fmt.Errorf("stir: trust anchors: no PEM certificates in %s", dir)
@@ -211,27 +203,12 @@ type chainMemo struct {
 // intermediates), or a DER certificate sequence. It checks the leaf's key
 // and decodes its TNAuthList.
 func parseChain(url string, data []byte) *certEntry {
-	var certs []*x509.Certificate
 	fail := func(err error) *certEntry {
 		return &certEntry{url: url, code: 437, err: err}
 	}
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		if len(certs) == maxChainCerts {
-			return fail(fmt.Errorf("more than %d certificates", maxChainCerts))
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return fail(fmt.Errorf("certificate %d: %w", len(certs)+1, err))
-		}
-		certs = append(certs, c)
+	certs, err := pemCertificates(data, maxChainCerts)
+	if err != nil {
+		return fail(err)
 	}
 	if len(certs) == 0 {
 		der, err := x509.ParseCertificates(data)
@@ -274,6 +251,30 @@ func parseChain(url string, data []byte) *certEntry {
 		}
 	}
 	return e
+}
+
+// pemCertificates parses the CERTIFICATE blocks of PEM data, skipping
+// other blocks; more than max certificates (if max > 0) is an error.
+func pemCertificates(data []byte, max int) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return certs, nil
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if max > 0 && len(certs) == max {
+			return nil, fmt.Errorf("more than %d certificates", max)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
 }
 
 func removeOID(list []asn1.ObjectIdentifier, oid asn1.ObjectIdentifier) []asn1.ObjectIdentifier {

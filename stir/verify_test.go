@@ -265,6 +265,18 @@ func TestVerifyNoTrustAnchors(t *testing.T) {
 func TestNewVerifierErrors(t *testing.T) {
 	fx := newFixture(t)
 	empty := t.TempDir()
+	many := empty + "/many.pem"
+	var nine []byte
+	for i := 0; i < 9; i++ {
+		nine = append(nine, stirtest.CertPEM(fx.pki.Leaf)...)
+	}
+	broken := empty + "/broken"
+	os.Mkdir(broken, 0o755)
+	for path, data := range map[string][]byte{many: nine, broken + "/bad.pem": []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")} {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name string
 		cfg  Config
@@ -274,6 +286,8 @@ func TestNewVerifierErrors(t *testing.T) {
 		{"trust dir without certificates", Config{TrustDir: empty}, "no PEM certificates"},
 		{"missing static file", Config{Static: map[string]string{testX5U: empty + "/nope.pem"}}, "static certificate"},
 		{"static file not a certificate", Config{Static: map[string]string{testX5U: fx.files.Key[stirtest.Good]}}, "no certificate"},
+		{"static chain too long", Config{Static: map[string]string{testX5U: many}}, "more than 8 certificates"},
+		{"broken trust anchor", Config{TrustDir: broken}, "trust anchor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
