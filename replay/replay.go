@@ -84,6 +84,9 @@ func NewEnv(cfg Config) (*Env, error) {
 			return nil, fmt.Errorf("trust directory %s is not a directory (put the trust anchor PEM files in a directory)", cfg.TrustDir)
 		}
 	}
+	if (cfg.SignKey == "") != (cfg.SignX5U == "") {
+		return nil, fmt.Errorf("signing needs both a key file and a certificate URL (x5u)")
+	}
 	ver, err := stir.NewVerifier(stir.Config{
 		TrustDir:   cfg.TrustDir,
 		Static:     cfg.X5U,
@@ -93,10 +96,7 @@ func NewEnv(cfg Config) (*Env, error) {
 		return nil, fmt.Errorf("STIR verifier: %w", err)
 	}
 	opts := actions.Options{Verifier: ver}
-	if cfg.SignKey != "" || cfg.SignX5U != "" {
-		if cfg.SignKey == "" || cfg.SignX5U == "" {
-			return nil, fmt.Errorf("signing needs both a key file and a certificate URL (x5u)")
-		}
+	if cfg.SignKey != "" {
 		s, err := stir.LoadSigner(cfg.SignKey, cfg.SignX5U)
 		if err != nil {
 			ver.Close()
@@ -114,13 +114,17 @@ func (e *Env) Compile(path string) (*engine.Pipeline, error) {
 	if f == nil {
 		return nil, err
 	}
-	p, cerr := engine.Compile(f, e.Registry, engine.Options{})
+	p, cerr := compile(e, f)
 	if err == nil && cerr == nil {
 		return p, nil
 	}
 	all := append(rules.ErrorList{}, rules.Errors(err)...)
 	all = append(all, rules.Errors(cerr)...)
 	return nil, all.Err()
+}
+
+func compile(e *Env, f *rules.File) (*engine.Pipeline, error) {
+	return engine.Compile(f, e.Registry, engine.Options{})
 }
 
 // Outcome is what replaying one INVITE produced.

@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -42,6 +43,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/xformd/xformd/capture"
 	"github.com/xformd/xformd/engine"
+	"github.com/xformd/xformd/internal/suggest"
 	"github.com/xformd/xformd/replay"
 	"github.com/xformd/xformd/rules"
 	"github.com/xformd/xformd/sipmsg"
@@ -185,7 +187,7 @@ func Parse(path string, data []byte) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty suite file: write cases: [...]", path)
 		}
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%s: %s", path, explainYAML(err))
 	}
 	// A second pass over the node tree finds each case's line.
 	var doc yaml.Node
@@ -639,4 +641,56 @@ func headerValues(req *sip.Request, name string) []string {
 		}
 	}
 	return out
+}
+
+var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type suite\.(\w+)`)
+
+// sections names the suite types as an author knows them, with their keys.
+var sections = map[string]struct {
+	name string
+	typ  reflect.Type
+}{
+	"File":           {"the suite", reflect.TypeOf(File{})},
+	"Case":           {"a case", reflect.TypeOf(Case{})},
+	"Expect":         {"expect", reflect.TypeOf(Expect{})},
+	"IdentityExpect": {"expect.identity", reflect.TypeOf(IdentityExpect{})},
+	"Sign":           {"sign", reflect.TypeOf(Sign{})},
+}
+
+// explainYAML rewrites yaml.v3's errors about unknown keys into the suite's
+// terms with a "did you mean" hint: a misspelt expectation must not pass
+// silently, and the author must see which key was meant.
+func explainYAML(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return unknownFieldRE.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := unknownFieldRE.FindStringSubmatch(m)
+		sec, ok := sections[sub[3]]
+		if !ok {
+			return m
+		}
+		keys := yamlKeys(sec.typ)
+		out := fmt.Sprintf("line %s: unknown key %q in %s", sub[1], sub[2], sec.name)
+		if h := suggest.Hint(sub[2], keys); h != "" {
+			return out + " (" + h + ")"
+		}
+		return out + " (keys: " + strings.Join(keys, ", ") + ")"
+	})
+}
+
+// yamlKeys lists the YAML keys of a struct type, inlined structs included.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		switch {
+		case opts == "inline":
+			keys = append(keys, yamlKeys(f.Type)...)
+		case name != "" && name != "-":
+			keys = append(keys, name)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
