@@ -265,12 +265,12 @@ func TestVerifyNoTrustAnchors(t *testing.T) {
 func TestNewVerifierErrors(t *testing.T) {
 	fx := newFixture(t)
 	empty := t.TempDir()
-	many := empty + "/many.pem"
+	many := t.TempDir() + "/many.pem"
 	var nine []byte
 	for i := 0; i < 9; i++ {
 		nine = append(nine, stirtest.CertPEM(fx.pki.Leaf)...)
 	}
-	broken := empty + "/broken"
+	broken := t.TempDir() + "/broken"
 	os.Mkdir(broken, 0o755)
 	for path, data := range map[string][]byte{many: nine, broken + "/bad.pem": []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")} {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
