@@ -6,9 +6,9 @@ import (
 )
 
 // FuzzDisplay checks the display-name and parameter quoting round trips:
-// for any text without CR or LF, UnquoteDisplay(QuoteDisplay(s)) == s and
+// for any text without CR, LF or NUL, UnquoteDisplay(QuoteDisplay(s)) == s and
 // UnquoteParam(ParamValue(s)) == s; the quoted form never holds an
-// unescaped double quote or a line break, so it cannot end the
+// unescaped double quote, line break or NUL, so it cannot end the
 // quoted-string early or inject a header.
 func FuzzDisplay(f *testing.F) {
 	for _, s := range []string{"", "Alice", `Say "hi" \ now`, `\`, `"`, `\"`, "a\r\nX-Evil: 1", "tab\t", "Ünï", `""`, `a\`, "a b", "a;b,c"} {
@@ -16,8 +16,8 @@ func FuzzDisplay(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		q := QuoteDisplay(s)
-		if strings.ContainsAny(q, "\r\n") {
-			t.Fatalf("QuoteDisplay(%q) = %q holds a line break", s, q)
+		if !ValidValue(q) {
+			t.Fatalf("QuoteDisplay(%q) = %q holds a line break or NUL", s, q)
 		}
 		// Every '"' in q is escaped: walk it as a quoted-string body.
 		for i := 0; i < len(q); i++ {
@@ -35,7 +35,7 @@ func FuzzDisplay(f *testing.F) {
 		if !ValidValue(p) {
 			t.Fatalf("ParamValue(%q) = %q is not a valid header value", s, p)
 		}
-		if strings.ContainsAny(s, "\r\n") {
+		if strings.ContainsAny(s, "\r\n\x00") {
 			return
 		}
 		if got := UnquoteDisplay(q); got != s {

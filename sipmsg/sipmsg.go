@@ -326,9 +326,11 @@ func UnquoteDisplay(raw string) string {
 
 // QuoteDisplay turns a plain display name into the form sipgo writes
 // between quotes: backslash and double quote escaped, CR and LF (which
-// cannot be escaped in a quoted-string) replaced by spaces.
+// cannot be escaped in a quoted-string) and NUL (which ValidValue refuses
+// in any header, and which truncates headers in C-string based peers)
+// replaced by spaces.
 func QuoteDisplay(plain string) string {
-	if strings.IndexAny(plain, "\"\\\r\n") < 0 {
+	if strings.IndexAny(plain, "\"\\\r\n\x00") < 0 {
 		return plain
 	}
 	var b strings.Builder
@@ -338,7 +340,7 @@ func QuoteDisplay(plain string) string {
 		case '"', '\\':
 			b.WriteByte('\\')
 			b.WriteByte(c)
-		case '\r', '\n':
+		case '\r', '\n', 0:
 			b.WriteByte(' ')
 		default:
 			b.WriteByte(c)

@@ -484,7 +484,7 @@ func TestDisplayQuoting(t *testing.T) {
 		}
 	}
 	// Line breaks cannot be escaped in a quoted-string: they become spaces.
-	if got := QuoteDisplay("a\r\nb\nc"); got != "a  b c" {
+	if got := QuoteDisplay("a\r\nb\nc\x00d"); got != "a  b c d" {
 		t.Errorf("QuoteDisplay with line breaks = %q", got)
 	}
 	// A trailing lone backslash is kept rather than dropped.
@@ -654,13 +654,14 @@ func TestParamValue(t *testing.T) {
 		{"a\tb", "a\tb"},
 		// Line breaks become spaces, so sipgo quotes those too.
 		{"a\nb", "a b"},
+		{"nul\x00", "nul "},
 	}
 	for _, tt := range tests {
 		got := ParamValue(tt.in)
 		if got != tt.stored {
 			t.Errorf("ParamValue(%q) = %q, want %q", tt.in, got, tt.stored)
 		}
-		if strings.ContainsAny(tt.in, "\r\n") {
+		if strings.ContainsAny(tt.in, "\r\n\x00") {
 			continue
 		}
 		if back := UnquoteParam(got); back != tt.in {
