@@ -155,23 +155,45 @@ func (c *certCache) checkURL(raw string) error {
 	return nil
 }
 
+// lookup returns the cached entry for a URL, or nil.
+func (c *certCache) lookup(url string) *certEntry {
+	c.mu.Lock()
+	e := c.lookupLocked(url)
+	c.mu.Unlock()
+	if e != nil && e.code == 0 && c.cfg.Hooks.CacheHit != nil {
+		c.cfg.Hooks.CacheHit()
+	}
+	return e
+}
+
+// lookupLocked returns the cached entry for a URL, or nil, dropping an
+// expired one; c.mu is held.
+func (c *certCache) lookupLocked(url string) *certEntry {
+	el, ok := c.items[url]
+	if !ok {
+		return nil
+	}
+	e := el.Value.(*certEntry)
+	if c.now().Before(e.expiry) {
+		c.lru.MoveToFront(el)
+		return e
+	}
+	c.lru.Remove(el)
+	delete(c.items, url)
+	return nil
+}
+
 // get returns the entry for a URL from the cache, or fetches it, waiting
 // no longer than ctx allows. The fetch itself runs under its own timeout,
 // so that callers that give up early do not spoil it for the others.
 func (c *certCache) get(ctx context.Context, url string) *certEntry {
 	c.mu.Lock()
-	if el, ok := c.items[url]; ok {
-		e := el.Value.(*certEntry)
-		if c.now().Before(e.expiry) {
-			c.lru.MoveToFront(el)
-			c.mu.Unlock()
-			if e.code == 0 && c.cfg.Hooks.CacheHit != nil {
-				c.cfg.Hooks.CacheHit()
-			}
-			return e
+	if e := c.lookupLocked(url); e != nil {
+		c.mu.Unlock()
+		if e.code == 0 && c.cfg.Hooks.CacheHit != nil {
+			c.cfg.Hooks.CacheHit()
 		}
-		c.lru.Remove(el)
-		delete(c.items, url)
+		return e
 	}
 	f, ok := c.inflight[url]
 	if !ok {

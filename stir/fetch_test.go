@@ -24,7 +24,7 @@ type certServer struct {
 	cache string   // Cache-Control header, if any
 }
 
-func newCertServer(t *testing.T, fx *fixture, extra func(w http.ResponseWriter, r *http.Request) bool) *certServer {
+func newCertServer(t testing.TB, fx *fixture, extra func(w http.ResponseWriter, r *http.Request) bool) *certServer {
 	cs := &certServer{fx: fx}
 	cs.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := cs.hits.LoadOrStore(r.URL.Path, new(atomic.Int32))
@@ -63,7 +63,7 @@ func (cs *certServer) roots() *x509.CertPool {
 }
 
 // fetchVerifier is a verifier that fetches from the test server.
-func (cs *certServer) verifier(t *testing.T, mod func(*Config)) *Verifier {
+func (cs *certServer) verifier(t testing.TB, mod func(*Config)) *Verifier {
 	cfg := Config{TrustDir: cs.fx.files.TrustDir, AllowFetch: true, AllowPrivate: true, HTTPSRoots: cs.roots()}
 	if mod != nil {
 		mod(&cfg)

@@ -63,6 +63,8 @@ func TestCanonicalTN(t *testing.T) {
 		"1215*555":          "",
 		"12+15":             "",
 		"":                  "",
+		"+":                 "",
+		"+-":                "",
 	}
 	for in, want := range tests {
 		if got := CanonicalTN(in); got != want {

@@ -7,19 +7,22 @@ package stir
 // "alice", or a dial string with "*" or "#") is not a telephone number and
 // yields "".
 func CanonicalTN(s string) string {
-	clean := true
+	separators := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= '0' && c <= '9' {
-			continue
+		switch {
+		case c >= '0' && c <= '9', i == 0 && c == '+':
+		case isVisualSeparator(c):
+			separators = true
+		default:
+			return ""
 		}
-		if i == 0 && c == '+' || isVisualSeparator(c) {
-			clean = false
-			continue
-		}
-		return ""
 	}
-	if clean {
+	if !separators {
+		// Digits, perhaps after "+": a substring, no allocation.
+		if s != "" && s[0] == '+' {
+			return s[1:]
+		}
 		return s
 	}
 	b := make([]byte, 0, len(s))

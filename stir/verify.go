@@ -474,6 +474,10 @@ func (v *Verifier) certificate(ctx context.Context, url string) *certEntry {
 	if !v.cfg.AllowFetch {
 		return &certEntry{url: url, code: 436, err: fmt.Errorf("certificate %s is not configured locally and fetching is disabled", clip(url))}
 	}
+	// A cached URL passed checkURL when it was fetched.
+	if e := v.cache.lookup(url); e != nil {
+		return e
+	}
 	if err := v.cache.checkURL(url); err != nil {
 		return &certEntry{url: url, code: 436, err: err}
 	}
