@@ -30,6 +30,7 @@ import (
 	"github.com/xformd/xformd/config"
 	"github.com/xformd/xformd/engine"
 	"github.com/xformd/xformd/rules"
+	"github.com/xformd/xformd/stir"
 )
 
 // Options are what New needs besides the configuration.
@@ -49,10 +50,11 @@ type Options struct {
 
 // Server is a running (or ready to run) xformd daemon.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	tracing bool
-	reg     *engine.Registry
+	cfg      *config.Config
+	log      *slog.Logger
+	tracing  bool
+	reg      *engine.Registry
+	verifier *stir.Verifier
 
 	rules    atomic.Pointer[ruleSet]
 	reloadMu sync.Mutex
@@ -155,14 +157,16 @@ func New(opts Options) (*Server, error) {
 	s.metrics.registerInFlight(func() float64 { return float64(s.inFlight.Load()) })
 	reg := opts.Registry
 	if reg == nil {
-		var err error
-		reg, err = buildRegistry(cfg, s.metrics)
+		v, sg, err := stirServices(cfg, s.metrics)
 		if err != nil {
 			return nil, err
 		}
+		s.verifier = v
+		reg = buildRegistry(v, sg)
 	}
 	s.reg = reg
 	if err := s.Reload("startup"); err != nil {
+		s.closeVerifier()
 		return nil, err
 	}
 	stdout := opts.Stdout
@@ -171,6 +175,7 @@ func New(opts Options) (*Server, error) {
 	}
 	cdr, err := openCDR(cfg.CDR.Path, stdout)
 	if err != nil {
+		s.closeVerifier()
 		return nil, err
 	}
 	s.cdr = cdr
@@ -431,7 +436,14 @@ func (s *Server) closeAll() {
 			st.close()
 		}
 		s.wg.Wait()
+		s.closeVerifier()
 	})
+}
+
+func (s *Server) closeVerifier() {
+	if s.verifier != nil {
+		s.verifier.Close()
+	}
 }
 
 // directionOf decides a request's direction: the stack's (by listener),
