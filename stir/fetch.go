@@ -25,6 +25,11 @@ const maxCacheTTL = 24 * time.Hour
 // maxRedirects bounds same-host redirects of a certificate fetch.
 const maxRedirects = 3
 
+// maxInflight bounds concurrent certificate fetches, so that a flood of
+// INVITEs naming distinct slow URLs cannot pile up goroutines and
+// connections; beyond it a new URL fails at once with 436.
+const maxInflight = 128
+
 // certCache holds fetched certificate entries by URL, bounded in size
 // (least recently used out first), with one fetch in flight per URL.
 type certCache struct {
@@ -34,10 +39,11 @@ type certCache struct {
 	base   context.Context  // cancelled by Verifier.Close
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	items    map[string]*list.Element // of *certEntry
-	lru      *list.List
-	inflight map[string]*flight
+	mu          sync.Mutex
+	items       map[string]*list.Element // of *certEntry
+	lru         *list.List
+	inflight    map[string]*flight
+	maxInflight int
 }
 
 // flight is one certificate fetch that concurrent callers share.
@@ -53,6 +59,8 @@ func newCertCache(cfg *Config) *certCache {
 		items:    map[string]*list.Element{},
 		lru:      list.New(),
 		inflight: map[string]*flight{},
+
+		maxInflight: maxInflight,
 	}
 	c.base, c.cancel = context.WithCancel(context.Background())
 	dialer := &net.Dialer{Timeout: cfg.FetchTimeout}
@@ -197,6 +205,13 @@ func (c *certCache) get(ctx context.Context, url string) *certEntry {
 	}
 	f, ok := c.inflight[url]
 	if !ok {
+		if len(c.inflight) >= c.maxInflight {
+			c.mu.Unlock()
+			if c.cfg.Hooks.FetchError != nil {
+				c.cfg.Hooks.FetchError()
+			}
+			return &certEntry{url: url, code: 436, err: fmt.Errorf("%d certificate fetches already in flight", c.maxInflight)}
+		}
 		f = &flight{done: make(chan struct{})}
 		c.inflight[url] = f
 		if c.cfg.Hooks.CacheMiss != nil {

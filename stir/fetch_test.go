@@ -404,3 +404,47 @@ func TestFetchExpiredCertificateCached(t *testing.T) {
 		t.Errorf("%d fetches of an expired certificate, want 1", n)
 	}
 }
+
+// TestFetchInflightLimit: beyond the limit of concurrent fetches a new URL
+// fails at once instead of starting another.
+func TestFetchInflightLimit(t *testing.T) {
+	fx := newFixture(t)
+	release := make(chan struct{})
+	cs := newCertServer(t, fx, func(w http.ResponseWriter, r *http.Request) bool {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return false
+	})
+	v := cs.verifier(t, nil)
+	v.cache.maxInflight = 2
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			v.cache.get(context.Background(), fmt.Sprintf("%s/shaken.pem?%d", cs.URL, i))
+		}(i)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v.cache.mu.Lock()
+		n := len(v.cache.inflight)
+		v.cache.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d fetches in flight", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	e := v.cache.get(context.Background(), cs.URL+"/shaken.pem?third")
+	if e.code != 436 || !strings.Contains(e.err.Error(), "in flight") || time.Since(start) > time.Second {
+		t.Fatalf("third fetch: %d %v after %s", e.code, e.err, time.Since(start))
+	}
+	close(release)
+	wg.Wait()
+}
