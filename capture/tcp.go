@@ -19,6 +19,8 @@ const (
 	// maxPending bounds the out-of-order bytes held per flow; beyond it the
 	// missing segments are given up as lost.
 	maxPending = 1 << 20
+	// maxSegments bounds the number of out-of-order segments held per flow.
+	maxSegments = 4096
 	// maxLine bounds a line without its end while looking for a start line.
 	maxLine = 8 << 10
 )
@@ -43,6 +45,9 @@ type tcpFlow struct {
 	pendingBytes int
 	buf          []byte
 	lastFrame    int
+	// scanned is how far the search for the end of the header at the front
+	// of buf got; need is the size of a message whose body is incomplete.
+	scanned, need int
 }
 
 // tcpTable follows the TCP flows of a capture.
@@ -101,22 +106,25 @@ func (t *tcpTable) segment(src, dst netip.AddrPort, tcp *layers.TCP) error {
 }
 
 // add places data at seq in the flow and splits off complete messages.
+// Segments ahead of a gap are held in sequence order.
 func (t *tcpTable) add(f *tcpFlow, seq uint32, data []byte) error {
 	if d := int32(seq - f.next); d > 0 {
-		if f.pendingBytes+len(data) > maxPending {
+		if f.pendingBytes+len(data) > maxPending || len(f.pending) >= maxSegments {
 			// The gap will not fill in time: give it up.
 			if err := t.gap(f); err != nil {
 				return err
 			}
 			return t.add(f, seq, data)
 		}
-		f.pending = append(f.pending, segment{seq: seq, data: append([]byte(nil), data...)})
+		i := sort.Search(len(f.pending), func(i int) bool { return int32(f.pending[i].seq-seq) > 0 })
+		f.pending = append(f.pending, segment{})
+		copy(f.pending[i+1:], f.pending[i:])
+		f.pending[i] = segment{seq: seq, data: append([]byte(nil), data...)}
 		f.pendingBytes += len(data)
 		return nil
 	}
 	f.append(seq, data)
-	for f.fill() {
-	}
+	f.fill()
 	return t.split(f)
 }
 
@@ -131,18 +139,14 @@ func (f *tcpFlow) append(seq uint32, data []byte) {
 	f.next = seq + uint32(len(data))
 }
 
-// fill moves one held segment that is now in order into the buffer and
-// reports whether it did.
-func (f *tcpFlow) fill() bool {
-	for i, s := range f.pending {
-		if int32(s.seq-f.next) <= 0 {
-			f.pending = append(f.pending[:i], f.pending[i+1:]...)
-			f.pendingBytes -= len(s.data)
-			f.append(s.seq, s.data)
-			return true
-		}
+// fill moves the held segments that are now in order into the buffer.
+func (f *tcpFlow) fill() {
+	for len(f.pending) > 0 && int32(f.pending[0].seq-f.next) <= 0 {
+		s := f.pending[0]
+		f.pending = f.pending[1:]
+		f.pendingBytes -= len(s.data)
+		f.append(s.seq, s.data)
 	}
-	return false
 }
 
 // gap gives up the bytes missing before the earliest held segment: a
@@ -160,11 +164,9 @@ func (t *tcpTable) gap(f *tcpFlow) error {
 			return err
 		}
 	}
-	f.buf = f.buf[:0]
-	sort.Slice(f.pending, func(i, j int) bool { return int32(f.pending[i].seq-f.pending[j].seq) < 0 })
+	f.reset()
 	f.next = f.pending[0].seq
-	for f.fill() {
-	}
+	f.fill()
 	return t.split(f)
 }
 
@@ -236,41 +238,50 @@ func (t *tcpTable) flush() error {
 }
 
 // split takes every complete SIP message off the front of the flow's
-// buffer (RFC 3261 section 18.3: framed by Content-Length on streams).
+// buffer (RFC 3261 section 18.3: framed by Content-Length on streams). It
+// remembers how far it searched for the end of a header and how many bytes
+// a message whose body is still arriving needs, so that a message delivered
+// one byte per segment costs linear, not quadratic, time.
 func (t *tcpTable) split(f *tcpFlow) error {
 	for {
-		b := f.buf
-		i := 0
-		for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
-			i++ // CRLF keepalives between messages
+		if f.need > 0 {
+			if len(f.buf) < f.need {
+				return nil // the body is still arriving
+			}
+		} else {
+			i := 0
+			for i < len(f.buf) && (f.buf[i] == '\r' || f.buf[i] == '\n') {
+				i++ // CRLF keepalives between messages
+			}
+			if i > 0 {
+				f.consume(i)
+			}
 		}
-		b = b[i:]
+		b := f.buf
 		if len(b) == 0 {
-			f.buf = f.buf[:0]
 			return nil
 		}
 		nl := bytes.IndexByte(b, '\n')
 		if nl < 0 {
 			if len(b) > maxLine {
-				f.buf = f.buf[:0] // not SIP: no line end in sight
+				f.consume(len(b)) // not SIP: no line end in sight
 			}
-			f.compact(i)
 			return nil
 		}
 		if !startLine(b[:nl]) {
-			f.resync(i)
+			f.resync()
 			continue
 		}
-		end, sepLen := headerEnd(b)
+		end, sepLen := headerEnd(b, f.scanned)
 		if end < 0 {
 			if len(b) > MaxMessageSize {
 				if err := t.brokenAt(f, b[:MaxMessageSize], fmt.Sprintf("SIP header section longer than %d bytes", MaxMessageSize)); err != nil {
 					return err
 				}
-				f.buf = f.buf[i+nl+1:]
+				f.consume(nl + 1)
 				continue
 			}
-			f.compact(i)
+			f.scanned = max(0, len(b)-3)
 			return nil
 		}
 		cl, note, err := streamContentLength(b[:end])
@@ -283,21 +294,34 @@ func (t *tcpTable) split(f *tcpFlow) error {
 			if err := t.brokenAt(f, b[:bodyFrom], why); err != nil {
 				return err
 			}
-			f.buf = f.buf[i+bodyFrom:]
+			f.consume(bodyFrom)
 			continue
 		}
 		if len(b) < bodyFrom+cl {
-			f.compact(i)
+			f.need = bodyFrom + cl
 			return nil
 		}
 		raw := append([]byte(nil), b[:bodyFrom+cl]...)
-		f.buf = f.buf[i+bodyFrom+cl:]
+		f.consume(bodyFrom + cl)
 		m := t.p.message(f, raw)
 		m.Note = note
 		if err := t.p.e.emit(m); err != nil {
 			return err
 		}
 	}
+}
+
+// consume drops n bytes from the front of the buffer and forgets what was
+// known about them.
+func (f *tcpFlow) consume(n int) {
+	f.buf = f.buf[n:]
+	f.scanned, f.need = 0, 0
+}
+
+// reset empties the buffer.
+func (f *tcpFlow) reset() {
+	f.buf = f.buf[:0]
+	f.scanned, f.need = 0, 0
 }
 
 // brokenAt reports raw from the flow as a message that cannot be parsed.
@@ -307,29 +331,21 @@ func (t *tcpTable) brokenAt(f *tcpFlow, raw []byte, why string) error {
 	return t.p.e.emit(m)
 }
 
-// compact drops n consumed bytes from the front of the buffer, copying so
-// that a long-lived flow does not pin old memory.
-func (f *tcpFlow) compact(n int) {
-	if n == 0 {
-		return
-	}
-	f.buf = append(f.buf[:0], f.buf[n:]...)
-}
-
 // resync drops bytes up to the next line that is a SIP start line: the
 // capture began mid-message, or segments were lost, or the flow is not SIP.
-func (f *tcpFlow) resync(from int) {
-	b := f.buf[from:]
+func (f *tcpFlow) resync() {
+	b := f.buf
+	defer func() { f.scanned, f.need = 0, 0 }()
 	for p := bytes.IndexByte(b, '\n'); p >= 0 && p+1 < len(b); {
 		rest := b[p+1:]
 		nl := bytes.IndexByte(rest, '\n')
 		if nl < 0 {
 			// The last line is not complete yet: keep it to judge later.
-			f.buf = append(f.buf[:0], rest...)
+			f.buf = rest
 			return
 		}
 		if startLine(rest[:nl]) {
-			f.buf = append(f.buf[:0], rest...)
+			f.buf = rest
 			return
 		}
 		p += 1 + nl
@@ -337,11 +353,11 @@ func (f *tcpFlow) resync(from int) {
 	f.buf = f.buf[:0]
 }
 
-// headerEnd finds the blank line ending a header section; CRLF is the
-// standard, bare LF is accepted.
-func headerEnd(b []byte) (end, sepLen int) {
-	crlf := bytes.Index(b, []byte("\r\n\r\n"))
-	lf := bytes.Index(b, []byte("\n\n"))
+// headerEnd finds the blank line ending a header section, searching from
+// offset from; CRLF is the standard, bare LF is accepted.
+func headerEnd(b []byte, from int) (end, sepLen int) {
+	crlf := index(b, from, "\r\n\r\n")
+	lf := index(b, from, "\n\n")
 	switch {
 	case crlf >= 0 && (lf < 0 || crlf+1 <= lf):
 		return crlf, 4
@@ -349,6 +365,18 @@ func headerEnd(b []byte) (end, sepLen int) {
 		return lf, 2
 	}
 	return -1, 0
+}
+
+// index is bytes.Index from offset from, -1 when absent.
+func index(b []byte, from int, sep string) int {
+	if from > len(b) {
+		return -1
+	}
+	i := bytes.Index(b[from:], []byte(sep))
+	if i < 0 {
+		return -1
+	}
+	return from + i
 }
 
 // streamContentLength reads the Content-Length of a header section. A
