@@ -1,6 +1,8 @@
 package actions
 
 import (
+	"time"
+
 	"github.com/emiago/sipgo/sip"
 	"github.com/xformd/xformd/engine"
 	"github.com/xformd/xformd/rules"
@@ -52,22 +54,7 @@ type stirValidate struct {
 }
 
 func (a *stirValidate) Run(c *engine.Call) engine.Outcome {
-	req := c.Request
-	var ids [stir.MaxIdentities]string
-	in := stir.Input{Identities: ids[:0], Now: c.Now}
-	for _, h := range req.Headers() {
-		if identityName.Matches(h.Name()) {
-			in.Identities = append(in.Identities, h.Value())
-		}
-	}
-	in.Orig = callerTN(req)
-	var dest [2]string
-	in.Dest = dest[:0]
-	if to := req.To(); to != nil {
-		in.Dest = append(in.Dest, to.Address.User)
-	}
-	in.Dest = append(in.Dest, req.Recipient.User)
-	in.Date = sipmsg.Value(req, dateName)
+	in := STIRInput(c.Request, c.Now)
 	ctx := c.Context
 	if ctx == nil {
 		ctx = contextBackground
@@ -84,6 +71,26 @@ func (a *stirValidate) Run(c *engine.Call) engine.Outcome {
 		}
 	}
 	return engine.Done()
+}
+
+// STIRInput collects what verification needs from an INVITE: its
+// Identity headers (also the compact form y), the caller (P-Asserted-
+// Identity user, else From user), the called numbers (To user and
+// Request-URI user) and the Date header. stir_validate uses it; so can
+// tools that verify outside a pipeline.
+func STIRInput(req *sip.Request, now time.Time) stir.Input {
+	in := stir.Input{Now: now, Orig: callerTN(req), Date: sipmsg.Value(req, dateName)}
+	for _, h := range req.Headers() {
+		if identityName.Matches(h.Name()) {
+			in.Identities = append(in.Identities, h.Value())
+		}
+	}
+	in.Dest = make([]string, 0, 2)
+	if to := req.To(); to != nil {
+		in.Dest = append(in.Dest, to.Address.User)
+	}
+	in.Dest = append(in.Dest, req.Recipient.User)
+	return in
 }
 
 // callerTN is the calling party for STIR: the P-Asserted-Identity user

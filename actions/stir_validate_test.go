@@ -262,3 +262,34 @@ func BenchmarkStirValidate(b *testing.B) {
 		p.Run(c)
 	}
 }
+
+func TestSTIRInput(t *testing.T) {
+	tests := []struct {
+		name string
+		inv  stirtest.Invite
+		want stir.Input
+	}{
+		{"From and To", stirtest.Invite{From: "+12155551212", To: "12155550000", RURI: "18005550100"},
+			stir.Input{Orig: "+12155551212", Dest: []string{"12155550000", "18005550100"}}},
+		{"PAI wins", stirtest.Invite{PAI: "12155559999", Identity: []string{"a", "b"}, Extra: []string{"y: c"}, Date: "Mon, 01 Jun 2026 12:00:00 GMT"},
+			stir.Input{Identities: []string{"a", "b", "c"}, Orig: "12155559999", Dest: []string{"12155550000", "12155550000"}, Date: "Mon, 01 Jun 2026 12:00:00 GMT"}},
+		{"PAI without user falls back to From", stirtest.Invite{Extra: []string{"P-Asserted-Identity: <sip:carrier.example.com>"}},
+			stir.Input{Orig: "12155551212", Dest: []string{"12155550000", "12155550000"}}},
+		{"tel PAI", stirtest.Invite{Extra: []string{"P-Asserted-Identity: <tel:+12155557777;npdi>"}},
+			stir.Input{Orig: "+12155557777", Dest: []string{"12155550000", "12155550000"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := sip.ParseMessage(tt.inv.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := actions.STIRInput(m.(*sip.Request), stirNow)
+			tt.want.Now = stirNow
+			if strings.Join(got.Identities, "|") != strings.Join(tt.want.Identities, "|") || got.Orig != tt.want.Orig ||
+				strings.Join(got.Dest, "|") != strings.Join(tt.want.Dest, "|") || got.Date != tt.want.Date || !got.Now.Equal(stirNow) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
