@@ -320,15 +320,28 @@ func kindName(n *yaml.Node) string {
 }
 
 // jsonTabs makes JSON files indented with tabs acceptable to the YAML
-// parser, which refuses tabs as indentation. A JSON document cannot hold a
-// raw tab inside a string, so every tab is whitespace and turning it into one
-// space keeps every byte column the same.
+// parser, which refuses tabs as indentation. Tabs outside strings are
+// whitespace, and turning each into one space keeps every byte column the
+// same. Tabs inside double-quoted strings (invalid JSON, but valid YAML
+// flow syntax, which accepts them) are kept, so that a value is never
+// changed silently.
 func jsonTabs(data []byte) []byte {
 	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || bytes.IndexByte(data, '\t') < 0 {
 		return data
 	}
-	out := bytes.ReplaceAll(data, []byte{'\t'}, []byte{' '})
+	out := bytes.Clone(data)
+	inString := false
+	for i := 0; i < len(out); i++ {
+		switch c := out[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case c == '\t' && !inString:
+			out[i] = ' '
+		}
+	}
 	return out
 }
 

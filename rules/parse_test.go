@@ -340,6 +340,12 @@ func TestTabsInJSON(t *testing.T) {
 	if got := f.Rules[0].Operands[0].Text; got != "a\tb" {
 		t.Errorf("escaped tab operand = %q", got)
 	}
+	// A raw tab inside a string (YAML accepts it) is kept, not turned
+	// into a space like the indentation around it.
+	f = mustParse(t, "[\n\t{\"action\": \"x\", \"operands\": [\"a\tb\", \"q\\\"\tq\"]}\n]")
+	if got := model(f)[0].Operands; !reflect.DeepEqual(got, []string{"a\tb", "q\"\tq"}) {
+		t.Errorf("raw tab operands = %q", got)
+	}
 }
 
 // TestLenientJSON documents what the YAML reader accepts beyond strict
