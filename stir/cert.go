@@ -25,14 +25,19 @@ const maxChainCerts = 8
 // TNAuthList is the decoded TNAuthList extension: the Service Provider
 // Codes and telephone numbers a certificate may sign for.
 type TNAuthList struct {
-	SPCs   []string
-	TNs    []string
+	// SPCs are the Service Provider Code entries ([0]).
+	SPCs []string
+	// TNs are the single telephone number entries ([2]).
+	TNs []string
+	// Ranges are the telephone number range entries ([1]).
 	Ranges []TNRange
 }
 
 // TNRange is a TelephoneNumberRange entry: Count numbers from Start.
 type TNRange struct {
+	// Start is the first number of the range.
 	Start string
+	// Count is how many consecutive numbers the range holds.
 	Count int
 }
 

@@ -13,7 +13,14 @@ import (
 
 // JOSEHeader is the protected header of a PASSporT (RFC 8225 section 4).
 type JOSEHeader struct {
-	Alg, Typ, Ppt, X5U string
+	// Alg is the signature algorithm; SHAKEN requires ES256.
+	Alg string
+	// Typ is the token type; PASSporTs say passport.
+	Typ string
+	// Ppt is the PASSporT extension; SHAKEN says shaken.
+	Ppt string
+	// X5U is the URL of the signer's certificate chain.
+	X5U string
 }
 
 // PASSporT is a decoded PASSporT token: its header, claims and signature.

@@ -107,8 +107,15 @@ type PKI struct {
 	// SPC is the Service Provider Code in the leaves' TNAuthList.
 	SPC string
 
-	Root, Intermediate, UntrustedRoot              *x509.Certificate
-	RootKey, IntermediateKey, UntrustedRootKey     *ecdsa.PrivateKey
+	// Root is the trusted root CA (the trust anchor), Intermediate the CA
+	// under it that issues the leaves, UntrustedRoot a self-signed CA no
+	// verifier trusts; the *Key fields are their private keys.
+	Root, Intermediate, UntrustedRoot          *x509.Certificate
+	RootKey, IntermediateKey, UntrustedRootKey *ecdsa.PrivateKey
+	// Leaf is the Good SHAKEN certificate (TNAuthList with SPC),
+	// ExpiredLeaf its expired twin, NoTNLeaf one without TNAuthList, and
+	// UntrustedLeaf one issued by UntrustedRoot; the keys follow in the
+	// same order (see also Cert and Key).
 	Leaf, ExpiredLeaf, NoTNLeaf, UntrustedLeaf     *x509.Certificate
 	LeafKey, ExpiredKey, NoTNKey, UntrustedLeafKey *ecdsa.PrivateKey
 }
@@ -457,10 +464,15 @@ func ShakenHeader(x5u string) Header {
 // Claims are the SHAKEN PASSporT claims (RFC 8225, RFC 8588). Orig and
 // Dest are telephone numbers as they go into orig.tn and dest.tn.
 type Claims struct {
+	// Attest is the attestation level, normally A, B or C.
 	Attest string
-	Orig   string
-	Dest   []string
-	IAT    time.Time
+	// Orig is orig.tn, the calling number.
+	Orig string
+	// Dest is dest.tn, the called numbers.
+	Dest []string
+	// IAT is the iat claim, signed in whole seconds.
+	IAT time.Time
+	// OrigID is the origid claim.
 	OrigID string
 }
 
