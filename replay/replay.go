@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,23 @@ type Config struct {
 	Now time.Time
 	// Timeout bounds one call's run (certificate fetches); default 5s.
 	Timeout time.Duration
+}
+
+// ParseTime reads a clock value as operators write it: RFC 3339
+// (2026-01-15T10:00:00Z) or @ followed by Unix seconds (@1768471200).
+func ParseTime(s string) (time.Time, error) {
+	if secs, ok := strings.CutPrefix(s, "@"); ok {
+		n, err := strconv.ParseInt(secs, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("invalid time %q: after @ write Unix seconds, e.g. @1768471200", s)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid time %q: write RFC 3339 (2026-01-15T10:00:00Z) or @ and Unix seconds", s)
+	}
+	return t, nil
 }
 
 // Env is a configured replay environment: the action registry wired with

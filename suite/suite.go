@@ -325,7 +325,7 @@ func (f *File) config(s Settings) (replay.Config, error) {
 	if s.Now != "" {
 		t, err := ParseTime(s.Now)
 		if err != nil {
-			return cfg, err
+			return cfg, fmt.Errorf("now: %v", err)
 		}
 		cfg.Now = t
 	}
@@ -343,20 +343,7 @@ func (f *File) config(s Settings) (replay.Config, error) {
 }
 
 // ParseTime reads a clock value: RFC 3339, or @ and Unix seconds.
-func ParseTime(s string) (time.Time, error) {
-	if secs, ok := strings.CutPrefix(s, "@"); ok {
-		var n int64
-		if _, err := fmt.Sscanf(secs, "%d", &n); err != nil || fmt.Sprint(n) != secs {
-			return time.Time{}, fmt.Errorf("invalid now %q: after @ write Unix seconds", s)
-		}
-		return time.Unix(n, 0).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid now %q: write RFC 3339, e.g. 2026-01-15T10:00:00Z, or @ and Unix seconds", s)
-	}
-	return t, nil
-}
+func ParseTime(s string) (time.Time, error) { return replay.ParseTime(s) }
 
 func (r *Runner) env(cfg replay.Config) (*replay.Env, error) {
 	key, _ := json.Marshal(cfg)

@@ -164,7 +164,7 @@ func TestCaseErrors(t *testing.T) {
 		{"index out of range", "rules: " + ex + "/rules.json\ncases:\n  - invite: " + two + "\n    index: 3\n", "no INVITE number 3"},
 		{"rules do not compile", "rules: " + bad + "\ncases:\n  - invite: " + two + "\n    index: 1\n", `bad.json:1:13: unknown action "nope"`},
 		{"bad direction", "rules: " + ex + "/rules.json\ndirection: up\ncases:\n  - invite: " + two + "\n    index: 1\n", "invalid direction"},
-		{"bad now", "rules: " + ex + "/rules.json\nnow: soon\ncases:\n  - invite: " + two + "\n    index: 1\n", "invalid now"},
+		{"bad now", "rules: " + ex + "/rules.json\nnow: soon\ncases:\n  - invite: " + two + "\n    index: 1\n", `now: invalid time "soon"`},
 		{"missing invite file", "rules: " + ex + "/rules.json\ncases:\n  - invite: nope.sip\n", "cannot open capture"},
 		{"inline not SIP", "rules: " + ex + "/rules.json\ncases:\n  - invite: \"hello\\nworld\\n\"\n", "is not the start of a SIP message"},
 		{"sign key missing", "rules: " + ex + "/rules.json\nsign: {key: nope.pem, x5u: https://x/y.pem}\ncases:\n  - invite: " + two + "\n    index: 1\n", "STIR signer"},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,21 +35,14 @@ func (f x5uFlag) Set(v string) error {
 	return nil
 }
 
-// parseNow reads --now: RFC 3339, or @ and Unix seconds.
+// parseNow reads --now: RFC 3339, or @ and Unix seconds; "" is zero.
 func parseNow(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if secs, ok := strings.CutPrefix(s, "@"); ok {
-		n, err := strconv.ParseInt(secs, 10, 64)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("invalid --now %q: after @ write Unix seconds, e.g. @1767225600", s)
-		}
-		return time.Unix(n, 0).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := replay.ParseTime(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid --now %q: write RFC 3339 (2026-01-01T00:00:00Z) or @ and Unix seconds", s)
+		return time.Time{}, fmt.Errorf("--now: %v", err)
 	}
 	return t, nil
 }

@@ -314,7 +314,7 @@ func TestE2EExitCodes(t *testing.T) {
 		{"rule file missing", []string{"dryrun", "--rules", filepath.Join(dir, "nope.json"), invite}, 1, "", "cannot read rule file"},
 		{"no rules", []string{"dryrun", invite}, 2, "", "--rules FILE is required"},
 		{"no capture", dryrun(), 2, "", "no CAPTURE given"},
-		{"bad now", dryrun("--now", "yesterday", invite), 2, "", "invalid --now"},
+		{"bad now", dryrun("--now", "yesterday", invite), 2, "", `--now: invalid time "yesterday"`},
 		{"bad format", dryrun("--format", "xml", invite), 2, "", "invalid --format"},
 		{"bad direction", dryrun("--direction", "up", invite), 2, "", "invalid --direction"},
 		{"bad x5u", dryrun("--x5u", "nourl", invite), 2, "", "want URL=PATH"},

@@ -129,6 +129,21 @@ func writeFile(path string, data []byte) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
+// writeInvites writes each INVITE to dir/invites/name, passed through
+// transform when it is not nil.
+func writeInvites(dir string, invites map[string]invite, transform func([]byte) []byte) error {
+	for name, in := range invites {
+		b := in.bytes()
+		if transform != nil {
+			b = transform(b)
+		}
+		if err := writeFile(filepath.Join(dir, "invites", name), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Generate writes every example's generated files under root.
 func Generate(root string) error {
 	for _, g := range []func(string) error{carrierxSTIR, attestationRouting, outboundAttestation, headerHygiene} {
@@ -174,10 +189,8 @@ func carrierxSTIR(root string) error {
 		"expired-cert.sip": {callID: "expired-cert@198.51.100.7", display: "Frank", from: caller, to: called, source: "198.51.100.7",
 			ident: []string{s.sign(stirtest.Expired, "A", caller, called)}},
 	}
-	for name, in := range invites {
-		if err := writeFile(filepath.Join(dir, "invites", name), in.bytes()); err != nil {
-			return err
-		}
+	if err := writeInvites(dir, invites, nil); err != nil {
+		return err
 	}
 	// A capture of the same calls as the network saw them: UDP over IPv4
 	// (the signed A call fragmented, as large Identity INVITEs often are),
@@ -221,12 +234,7 @@ func attestationRouting(root string) error {
 		"failed.sip": {callID: "route-failed@198.51.100.7", display: "Mallory", from: "18005551234", to: called, source: "198.51.100.7",
 			ident: []string{s.sign(stirtest.Good, "A", "12155551212", called)}},
 	}
-	for name, in := range invites {
-		if err := writeFile(filepath.Join(dir, "invites", name), in.bytes()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeInvites(dir, invites, nil)
 }
 
 // outboundAttestation: unsigned calls from the operator's customers, to be
@@ -247,12 +255,7 @@ func outboundAttestation(root string) error {
 		// calling number that gets signed.
 		"pai.sip": {callID: "out-pai@10.0.0.21", display: "Reception", from: "anonymous", pai: "+12125550100", to: "+14155550123", source: "10.0.0.21"},
 	}
-	for name, in := range invites {
-		if err := writeFile(filepath.Join(dir, "invites", name), in.bytes()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeInvites(dir, invites, nil)
 }
 
 // headerHygiene: INVITEs from a trusted and an untrusted peer carrying
@@ -268,10 +271,5 @@ func headerHygiene(root string) error {
 			extra: []string{"P-Preferred-Identity: <sip:+18005551234@bank.example>", "Remote-Party-ID: <sip:+18005551234@bank.example>;party=calling", "X-Billing-Account: 1", "X-Internal-Route: premium"}},
 		"no-cnam.sip": {callID: "hyg-nocnam@192.0.2.10", from: "+13125557777", to: "3125550100", source: "192.0.2.10"},
 	}
-	for name, in := range invites {
-		if err := writeFile(filepath.Join(dir, "invites", name), lf(in.bytes())); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeInvites(dir, invites, lf)
 }
