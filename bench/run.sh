@@ -169,12 +169,13 @@ done
 	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG"
 } >>"$RESULTS"
 
-printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %8s\n' system rate calls/s failed p50_ms p90_ms p99_ms max_ms sut_cores lg_cores
+printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %8s %7s\n' system rate calls/s failed p50_ms p90_ms p99_ms max_ms sut_cores lg_cores load1
 declare -A fails best best_line best_note
 for sys in $SYSTEMS; do fails[$sys]=0; done
 for rate in $RATES; do
 	for sys in $SYSTEMS; do
 		((fails[$sys] < STOP_AFTER)) || continue
+		load1=$(cut -d' ' -f1 /proc/loadavg)
 		t0=$(cpu_ticks "${pid_of[$sys]}")
 		s0=$(date +%s.%N)
 		line=$("$LG" -target "${target_of[$sys]}" -rate "$rate" -duration "$DURATION" -conns "$CONNS" \
@@ -186,11 +187,11 @@ for rate in $RATES; do
 			exit 1
 		fi
 		cores=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$s0" -v b="$s1" 'BEGIN{printf "%.2f", d/hz/(b-a)}')
-		echo "system=$sys sut_cores=$cores $line" >>"$RESULTS"
+		echo "system=$sys sut_cores=$cores load1=$load1 $line" >>"$RESULTS"
 		failed=$(field "$line" failed)
-		printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %8s\n' "$sys" "$rate" "$(field "$line" calls_per_s)" "$failed" \
+		printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %8s %7s\n' "$sys" "$rate" "$(field "$line" calls_per_s)" "$failed" \
 			"$(field "$line" p50_ms)" "$(field "$line" p90_ms)" "$(field "$line" p99_ms)" "$(field "$line" max_ms)" \
-			"$cores" "$(field "$line" loadgen_cpu)"
+			"$cores" "$(field "$line" loadgen_cpu)" "$load1"
 		if [[ "$failed" == 0 ]]; then
 			fails[$sys]=0
 			best[$sys]=$rate
