@@ -20,6 +20,9 @@
 #   CONFIRM      (unset)                e.g. 30s: re-run each system's best rate this long
 #   PROFILE_RATE (unset)                after the sweep, profile xformd at this rate
 #   PROFILE_SECS 10                     length of that profile
+#   UDP_BUF      (unset)                e.g. 4194304: UDP receive buffer for both systems
+#                                       (Kamailio maxbuffer; net.core.rmem_default for
+#                                       xformd, restored on exit); default: each as shipped
 #   SMOKE        (unset)                1: one short low-rate run per system (for CI)
 #   OUT          /tmp/xformd-bench      work directory (PKI, logs, binaries, results)
 set -euo pipefail
@@ -59,7 +62,11 @@ LG=$OUT/bin/loadgen
 CLK_TCK=$(getconf CLK_TCK)
 
 pids=()
+rmem_default_saved=
 cleanup() {
+	if [[ -n "$rmem_default_saved" ]]; then
+		sysctl -q -w "net.core.rmem_default=$rmem_default_saved" || true
+	fi
 	for p in "${pids[@]}"; do
 		kill "$p" 2>/dev/null || true
 	done
@@ -108,6 +115,15 @@ xformd_flags=(
 	--log-level "$XFORMD_LOG"
 )
 
+kam_buf=()
+if [[ -n "${UDP_BUF:-}" ]]; then
+	rmem_default_saved=$(sysctl -n net.core.rmem_default)
+	sysctl -q -w "net.core.rmem_max=$((UDP_BUF > $(sysctl -n net.core.rmem_max) ? UDP_BUF : $(sysctl -n net.core.rmem_max)))"
+	sysctl -q -w "net.core.rmem_default=$UDP_BUF"
+	kam_buf=(-A "MAXBUFFER=$UDP_BUF")
+	log "UDP receive buffers: $UDP_BUF bytes (rmem_default was $rmem_default_saved)"
+fi
+
 declare -A pid_of target_of
 for sys in $SYSTEMS; do
 	case $sys in
@@ -133,7 +149,7 @@ for sys in $SYSTEMS; do
 		rm -rf "$CACHE-$sys"
 		mkdir -p "$CACHE-$sys"
 		kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -n "$KAM_CHILDREN" \
-			-A "LISTEN=udp:$addr" -A "CACHE_DIR=\"$CACHE-$sys\"" "${certopts[@]}" \
+			-A "LISTEN=udp:$addr" -A "CACHE_DIR=\"$CACHE-$sys\"" "${certopts[@]}" "${kam_buf[@]}" \
 			-P "$OUT/$sys.pid" >"$OUT/$sys.log" 2>&1 &
 		pid_of[$sys]=$!
 		target_of[$sys]=$addr
@@ -166,7 +182,7 @@ done
 
 {
 	echo "# $(date -u +%FT%TZ) $(nproc) cores; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG"
+	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG UDP_BUF=${UDP_BUF:-default}"
 } >>"$RESULTS"
 
 printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %8s %7s\n' system rate calls/s failed p50_ms p90_ms p99_ms max_ms sut_cores lg_cores load1
