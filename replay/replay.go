@@ -20,7 +20,6 @@ import (
 	"github.com/xformd/xformd/capture"
 	"github.com/xformd/xformd/engine"
 	"github.com/xformd/xformd/rules"
-	"github.com/xformd/xformd/sipmsg"
 	"github.com/xformd/xformd/stir"
 )
 
@@ -306,23 +305,13 @@ func SortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// Verify runs the environment's STIR verifier on Identity header values of
-// req at now, with the caller and called numbers taken from req the way
-// stir_validate takes them. Test suites use it to check what stir_sign made.
+// Verify runs the environment's STIR verifier at now on the given Identity
+// header values of req, with the caller and called numbers taken from req
+// as stir_validate takes them. Test suites use it to check what stir_sign
+// made.
 func (e *Env) Verify(req *sip.Request, identities []string, now time.Time) stir.Result {
-	in := stir.Input{Identities: identities, Now: now}
-	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
-		in.Orig = sipmsg.AddressUser(h.Value())
-	} else if f := req.From(); f != nil {
-		in.Orig = f.Address.User
-	}
-	if t := req.To(); t != nil {
-		in.Dest = append(in.Dest, t.Address.User)
-	}
-	in.Dest = append(in.Dest, req.Recipient.User)
-	if h := req.GetHeader("Date"); h != nil {
-		in.Date = h.Value()
-	}
+	in := actions.STIRInput(req, now)
+	in.Identities = identities
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
 	defer cancel()
 	return e.verifier.Verify(ctx, in)
