@@ -313,7 +313,7 @@ func startFakeUAS(t *testing.T, cfg *config, dropEvery int) *fakeUAS {
 
 func testConfig() config {
 	return config{
-		rate: 400, duration: 500 * time.Millisecond, conns: 3, timeout: 500 * time.Millisecond,
+		rate: 400, duration: 500 * time.Millisecond, conns: 3, timeout: 3 * time.Second,
 		unsignedPct: 20, badSigPct: 10, numbers: 7, display: "Alexander Hamilton Jr",
 		wantStatus: [3]int{302, 302, 403}, wantHeader: "X-StirResult", wantValue: "TN-Validation-Passed-A",
 	}
@@ -369,6 +369,7 @@ func TestRunAgainstFakeUAS(t *testing.T) {
 func TestRunCountsFailures(t *testing.T) {
 	cfg := testConfig()
 	cfg.unsignedPct, cfg.badSigPct = 0, 0
+	cfg.timeout = time.Second // the dropped calls wait this long
 	startFakeUAS(t, &cfg, 10) // drops calls 0, 10, 20, ...
 	cfg.wantValue = "TN-Validation-Passed-B"
 	r, err := newRunner(cfg, testPool(t))
