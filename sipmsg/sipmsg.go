@@ -450,6 +450,10 @@ func SetURIUser(u *sip.Uri, user string) error {
 		*u = nu
 		return nil
 	}
+	if strings.HasPrefix(user, "//") {
+		// sipgo reads "sip://..." as hierarchical slashes, not a user.
+		return fmt.Errorf("%q is not a usable URI user: it cannot start with //", user)
+	}
 	u.User = user
 	return nil
 }

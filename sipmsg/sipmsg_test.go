@@ -591,6 +591,9 @@ func TestSetURIUser(t *testing.T) {
 		{uri: "sip:alice@example.com", user: "ü", wantErr: "not a valid URI user"},
 		{uri: "sip:alice@example.com", user: strings.Repeat("1", 257), wantErr: "not a valid URI user"},
 		{uri: "urn:service:sos", user: "x", wantErr: "no user part"},
+		// Found by FuzzSetURIUser: sipgo reads sip://x@h as slashes.
+		{uri: "sip:alice@example.com", user: "//x", wantErr: "cannot start with //"},
+		{uri: "sip:alice@example.com", user: "/x", want: "sip:/x@example.com"},
 	}
 	for _, tt := range tests {
 		var u sip.Uri
