@@ -164,3 +164,24 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateParallel runs verifications on every CPU at once
+// against one cached certificate, to show that the shared cache does not
+// serialise calls.
+func BenchmarkValidateParallel(b *testing.B) {
+	p, v, now, x5u := benchPKI(b)
+	id := p.Identity(stirtest.Good, x5u, stirtest.Claims{Attest: "B", Orig: "12155551212", Dest: []string{"12155550000"}, IAT: now, OrigID: "123e4567-e89b-12d3-a456-426614174000"})
+	in := Input{Identities: []string{id}, Orig: "12155551212", Dest: []string{"12155550000"}, Now: now}
+	if r := v.Verify(context.Background(), in); r.Verstat != VerstatPassed {
+		b.Fatal(r.Error)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := v.Verify(context.Background(), in); r.Verstat != VerstatPassed {
+				b.Error(r.Error)
+				return
+			}
+		}
+	})
+}
