@@ -322,6 +322,14 @@ func (c *Config) Validate() error {
 		seen[l.String()] = true
 		hasTLS = hasTLS || l.Network == "tls"
 	}
+	if c.SIP.Mode == Proxy && c.SIP.Advertise == "" {
+		for _, l := range c.Listeners() {
+			if h, _, _ := net.SplitHostPort(l.Addr); h == "" || h == "0.0.0.0" || h == "::" {
+				add("sip.advertise: proxy mode listening on %s needs the address to write in Via and Record-Route", l)
+				break
+			}
+		}
+	}
 	if hasTLS && (c.SIP.TLSCert == "" || c.SIP.TLSKey == "") {
 		add("sip.tls_cert and sip.tls_key are required for a tls listener")
 	}
