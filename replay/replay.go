@@ -160,7 +160,12 @@ type Outcome struct {
 	// Before and After are the start line and header lines of the message
 	// before and after the rules ran.
 	Before, After []string
+
+	final string
 }
+
+// Final returns the SIP message text after the rules ran.
+func (o *Outcome) Final() string { return o.final }
 
 // Variables returns the variables rules set, by name.
 func (o *Outcome) Variables() map[string]string { return o.Call.SetVars() }
@@ -185,16 +190,24 @@ func (e *Env) Clock(m *capture.Message) (time.Time, string) {
 }
 
 // Run replays one INVITE through p. The message's request is changed in
-// place; Before keeps what it was. m must be an INVITE (m.IsInvite()).
-func (e *Env) Run(p *engine.Pipeline, m *capture.Message) *Outcome {
+// place; Before keeps what it was. m must be an INVITE (m.IsInvite()). The
+// error is set only if replaying failed outside the actions (which the
+// engine already guards); captures are untrusted, so it is reported rather
+// than allowed to end a dry run.
+func (e *Env) Run(p *engine.Pipeline, m *capture.Message) (*Outcome, error) {
 	now, src := e.Clock(m)
 	return e.RunAt(p, m, now, src)
 }
 
 // RunAt is Run with an explicit clock.
-func (e *Env) RunAt(p *engine.Pipeline, m *capture.Message, now time.Time, nowSource string) *Outcome {
+func (e *Env) RunAt(p *engine.Pipeline, m *capture.Message, now time.Time, nowSource string) (o *Outcome, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			o, err = nil, fmt.Errorf("replaying %s failed: %v", m.Source, v)
+		}
+	}()
 	req := m.Request
-	o := &Outcome{Message: m, Now: now, NowSource: nowSource, Before: HeaderLines(req)}
+	o = &Outcome{Message: m, Now: now, NowSource: nowSource, Before: HeaderLines(req)}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
 	defer cancel()
 	c := engine.NewCall(req)
@@ -211,7 +224,8 @@ func (e *Env) RunAt(p *engine.Pipeline, m *capture.Message, now time.Time, nowSo
 	o.Result = p.Run(c)
 	o.Call = c
 	o.After = HeaderLines(req)
-	return o
+	o.final = req.String()
+	return o, nil
 }
 
 // HeaderLines returns a request's start line and its header lines in

@@ -100,7 +100,10 @@ func TestRunAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := env.Run(p, message(t, "X-Gone: 1\r\n"))
+	o, err := env.Run(p, message(t, "X-Gone: 1\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := o.Record()
 	if rec.Disposition != (Disposition{Kind: "redirect", Status: 302, Reason: "Moved Temporarily", Target: "sip:vm@example.net"}) {
 		t.Errorf("disposition %+v", rec.Disposition)

@@ -107,7 +107,7 @@ func (o *Outcome) Record() Record {
 		Variables:   o.Variables(),
 		Trace:       make([]Step, 0, len(o.Result.Steps)),
 		Diff:        []string{},
-		Message:     o.Call.Request.String(),
+		Message:     o.final,
 		Note:        m.Note,
 	}
 	if !m.Time.IsZero() {

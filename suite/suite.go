@@ -396,7 +396,10 @@ func (r *Runner) runCase(f *File, c *Case, res *CaseResult) error {
 	if err != nil {
 		return err
 	}
-	o := env.Run(p, m)
+	o, err := env.Run(p, m)
+	if err != nil {
+		return err
+	}
 	res.Outcome = o
 	res.Failures = check(&c.Expect, o, env)
 	return nil

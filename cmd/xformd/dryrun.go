@@ -179,7 +179,15 @@ func runDryrun(args []string, stdout, stderr io.Writer) int {
 				}
 				return replay.WriteTextSkipped(stdout, m, style)
 			}
-			o := env.Run(pipeline, m)
+			o, err := env.Run(pipeline, m)
+			if err != nil {
+				status = exitBadCaptures
+				m.Err = err
+				if *format == "json" {
+					return replay.WriteJSONError(stdout, m)
+				}
+				return replay.WriteTextSkipped(stdout, m, style)
+			}
 			if *format == "json" {
 				return replay.WriteJSON(stdout, o)
 			}
