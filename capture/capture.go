@@ -103,6 +103,9 @@ type Stats struct {
 	// Ignored counts packets that held no SIP: other protocols,
 	// undecodable link layers, non-IP traffic.
 	Ignored int
+	// Truncated counts packets the capture cut short (its snap length was
+	// smaller than the packet); their SIP cannot be read whole.
+	Truncated int
 }
 
 // ErrStop may be returned by an Each callback to end reading early without

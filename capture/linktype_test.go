@@ -3,6 +3,7 @@ package capture_test
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -51,5 +52,26 @@ func TestLinkTypes(t *testing.T) {
 				t.Fatalf("want the INVITE from %v, got %d messages %+v", a4, len(msgs), msgs)
 			}
 		})
+	}
+}
+
+// TestSnapLength checks that a datagram the capture cut short is reported,
+// not parsed as a shorter message.
+func TestSnapLength(t *testing.T) {
+	data := capturetest.UDP(t0, a4, b4, []byte(invite("cut", 0))).Data
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	if err := w.WriteFileHeader(200, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: t0, CaptureLength: 200, Length: len(data)}, data[:200]); err != nil {
+		t.Fatal(err)
+	}
+	msgs, st, err := capture.ReadAll("snap.pcap", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Truncated != 1 || len(msgs) != 1 || msgs[0].Err == nil || !strings.Contains(msgs[0].Err.Error(), "snap length") {
+		t.Fatalf("want one message reported cut short, got %d (truncated %d): %+v", len(msgs), st.Truncated, msgs)
 	}
 }

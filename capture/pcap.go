@@ -21,14 +21,16 @@ type packetSource interface {
 
 // pcapReader reads packets and turns the SIP in them into messages.
 type pcapReader struct {
-	e      *emitter
-	src    packetSource
-	link   func(ci gopacket.CaptureInfo) layers.LinkType
-	def4   *ip4defrag.IPv4Defragmenter
-	def6   *ip6defrag.IPv6Defragmenter
-	tcp    *tcpTable
-	frame  int
-	ctime  time.Time
+	e     *emitter
+	src   packetSource
+	link  func(ci gopacket.CaptureInfo) layers.LinkType
+	def4  *ip4defrag.IPv4Defragmenter
+	def6  *ip6defrag.IPv6Defragmenter
+	tcp   *tcpTable
+	frame int
+	ctime time.Time
+	// cut is set while handling a packet the capture truncated.
+	cut    bool
 	stats  *Stats
 	pcapng bool
 }
@@ -85,6 +87,10 @@ func readPcap(name string, format Format, r io.Reader, fn func(*Message) error) 
 		p.frame++
 		st.Packets++
 		p.ctime = ci.Timestamp
+		p.cut = ci.CaptureLength < ci.Length
+		if p.cut {
+			st.Truncated++
+		}
 		if err := p.packet(data, ci); err != nil {
 			return st, err
 		}
@@ -188,5 +194,8 @@ func (p *pcapReader) udp(src, dst netip.AddrPort, payload []byte) error {
 		return nil
 	}
 	m := &Message{Frame: p.frame, Time: p.ctime, Src: src, Dst: dst, Transport: "udp", Raw: append([]byte(nil), body...)}
+	if p.cut {
+		m.Err = fmt.Errorf("packet %d was cut short by the capture's snap length; capture whole packets (tcpdump -s 0)", p.frame)
+	}
 	return p.e.emit(m)
 }

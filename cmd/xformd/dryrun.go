@@ -201,6 +201,9 @@ func runDryrun(args []string, stdout, stderr io.Writer) int {
 			status = exitBadCaptures
 			continue
 		}
+		if st.Truncated > 0 {
+			fmt.Fprintf(stderr, "xformd dryrun: %s: %d packets were cut short by the capture's snap length; SIP in them cannot be read whole (capture with tcpdump -s 0)\n", path, st.Truncated)
+		}
 		if st.Messages == 0 {
 			what := "no SIP messages found"
 			if st.Format != capture.Text {
