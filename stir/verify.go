@@ -248,11 +248,15 @@ func (r *Result) fail(code int, format string, args ...any) {
 // an SPC or covers orig.tn (437); the
 // ES256 signature (438).
 //
-// Verify waits for a certificate fetch no longer than ctx allows; a fetch
-// that does not finish in time is a 436.
+// Verify waits for a certificate fetch no longer than ctx allows (nil
+// means no limit beyond Config.FetchTimeout); a fetch that does not finish
+// in time is a 436.
 func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	var first Result
 	tried := 0
