@@ -48,6 +48,8 @@ type tcpFlow struct {
 	// scanned is how far the search for the end of the header at the front
 	// of buf got; need is the size of a message whose body is incomplete.
 	scanned, need int
+	// closing is set by a FIN or RST: the flow ends once no gap is left.
+	closing bool
 }
 
 // tcpTable follows the TCP flows of a capture.
@@ -100,6 +102,11 @@ func (t *tcpTable) segment(src, dst netip.AddrPort, tcp *layers.TCP) error {
 		}
 	}
 	if tcp.FIN || tcp.RST {
+		// Segments retransmitted after the FIN may still fill a gap: wait
+		// for them, or for the end of the capture.
+		f.closing = true
+	}
+	if f.closing && len(f.pending) == 0 {
 		return t.finish(f)
 	}
 	return nil
@@ -208,28 +215,41 @@ func (t *tcpTable) finish(f *tcpFlow) error {
 	return nil
 }
 
-// evict finishes the flow used least recently.
+// evict finishes the eighth of the flows used least recently, so that a
+// capture of many connections (a SYN flood) costs amortised O(log n) per
+// new flow rather than a scan of the table each time.
 func (t *tcpTable) evict() error {
-	var old *tcpFlow
-	for _, f := range t.flows {
-		if old == nil || f.lastFrame < old.lastFrame {
-			old = f
+	flows := t.sorted()
+	for _, f := range flows[:max(1, len(flows)/8)] {
+		if err := t.finish(f); err != nil {
+			return err
 		}
 	}
-	if old == nil {
-		return nil
-	}
-	return t.finish(old)
+	return nil
 }
 
-// flush finishes every flow at the end of the capture, in a stable order.
-func (t *tcpTable) flush() error {
+// sorted returns the flows, least recently used first.
+func (t *tcpTable) sorted() []*tcpFlow {
 	flows := make([]*tcpFlow, 0, len(t.flows))
 	for _, f := range t.flows {
 		flows = append(flows, f)
 	}
-	sort.Slice(flows, func(i, j int) bool { return flows[i].lastFrame < flows[j].lastFrame })
-	for _, f := range flows {
+	sort.Slice(flows, func(i, j int) bool {
+		if flows[i].lastFrame != flows[j].lastFrame {
+			return flows[i].lastFrame < flows[j].lastFrame
+		}
+		a, b := flows[i].key, flows[j].key
+		if c := a.src.Compare(b.src); c != 0 {
+			return c < 0
+		}
+		return a.dst.Compare(b.dst) < 0
+	})
+	return flows
+}
+
+// flush finishes every flow at the end of the capture, in a stable order.
+func (t *tcpTable) flush() error {
+	for _, f := range t.sorted() {
 		if err := t.finish(f); err != nil {
 			return err
 		}
