@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,7 +105,7 @@ func newEnv(t *testing.T, mode config.Mode, rulesFile string, mod func(*config.C
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv, err := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	srv, err := New(Options{Config: cfg, Logger: NewLogger(cfg.Log, logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +114,10 @@ func newEnv(t *testing.T, mode config.Mode, rulesFile string, mod func(*config.C
 	}
 	e := &env{t: t, srv: srv, cfg: cfg, pki: pki, cdrPath: cfg.CDR.Path, admin: srv.AdminAddr(), logs: logs}
 	for _, l := range srv.SIPAddrs() {
-		switch l.Network {
-		case "udp":
+		switch {
+		case l.Network == "udp" && e.udp == "":
 			e.udp = l.Addr
-		case "tcp":
+		case l.Network == "tcp" && e.tcp == "":
 			e.tcp = l.Addr
 		}
 	}
@@ -230,6 +231,7 @@ type uas struct {
 	invites chan *sip.Request
 	acks    chan *sip.Request
 	byes    chan *sip.Request
+	cancels chan *sip.Request
 	delay   time.Duration
 	status  int
 }
@@ -248,7 +250,7 @@ func newUAS(t *testing.T, transport string, delay time.Duration) *uas {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &uas{invites: make(chan *sip.Request, 100), acks: make(chan *sip.Request, 100), byes: make(chan *sip.Request, 100), delay: delay, status: 200}
+	u := &uas{invites: make(chan *sip.Request, 100), acks: make(chan *sip.Request, 100), byes: make(chan *sip.Request, 100), cancels: make(chan *sip.Request, 100), delay: delay, status: 200}
 	var port int
 	var closer io.Closer
 	var serve func() error
@@ -280,9 +282,14 @@ func newUAS(t *testing.T, transport string, delay time.Duration) *uas {
 			tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
 			return
 		}
+		tx.OnCancel(func(r *sip.Request) { u.cancels <- r.Clone() })
 		if u.delay > 0 {
 			sess.Respond(180, "Ringing", nil)
-			time.Sleep(u.delay)
+			select {
+			case <-time.After(u.delay):
+			case <-tx.Done():
+				return
+			}
 		}
 		// An error here (the caller went away) shows in the caller's test.
 		sess.Respond(u.status, "OK", nil)
@@ -329,4 +336,15 @@ func writeFile(t testing.TB, path, data string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// httpRecord runs one request through an admin handler.
+func httpRecord(h http.Handler, method, path, auth string) int {
+	req := httptest.NewRequest(method, path, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
 }

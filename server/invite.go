@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -53,6 +54,9 @@ func (st *stack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	work := req.Clone()
 	call := engine.NewCall(work)
 	call.Now = start
+	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
+		call.Source = ap
+	}
 	call.Direction = st.directionOf(call.Source)
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Limits.CallTimeout)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -59,13 +60,31 @@ func (st *stack) forward(orig, work *sip.Request, routeTarget string, srvTx sip.
 			st.relayStateless(orig, r)
 		}
 	})
+	var cancelSent atomic.Bool
 	srvTx.OnCancel(func(*sip.Request) {
+		cancelSent.Store(true)
 		go st.cancelDownstream(work)
 	})
+	// cancelled: the caller's CANCEL ended our server transaction (sipgo
+	// answered 487) and a CANCEL went downstream; we still wait for the
+	// downstream final response, so that a 200 that crossed the CANCEL
+	// reaches the caller (who then ACKs and hangs up) and a 487 is not
+	// relayed a second time.
+	cancelled := false
+	srvDone := srvTx.Done()
 	for {
 		select {
 		case r := <-tx.Responses():
 			if r.StatusCode == sip.StatusTrying {
+				continue
+			}
+			if cancelled {
+				if r.IsSuccess() {
+					st.relayStateless(orig, r)
+				}
+				if r.StatusCode >= 200 {
+					return sip.StatusRequestTerminated, target
+				}
 				continue
 			}
 			up := relayResponse(orig, r)
@@ -76,6 +95,9 @@ func (st *stack) forward(orig, work *sip.Request, routeTarget string, srvTx sip.
 				return r.StatusCode, target
 			}
 		case <-tx.Done():
+			if cancelled {
+				return sip.StatusRequestTerminated, target
+			}
 			status := sip.StatusServiceUnavailable
 			kind := "transport"
 			if errors.Is(tx.Err(), sip.ErrTransactionTimeout) {
@@ -85,13 +107,22 @@ func (st *stack) forward(orig, work *sip.Request, routeTarget string, srvTx sip.
 			s.log.Warn("next hop failed", "call_id", callID(orig), "next_hop", target, "error", tx.Err())
 			st.respond(orig, srvTx, status, "")
 			return status, target
-		case <-srvTx.Done():
-			// The caller cancelled (sipgo answered 487) or the transaction
-			// ended: the CANCEL has been sent on.
-			tx.Terminate()
-			return sip.StatusRequestTerminated, target
+		case <-srvDone:
+			srvDone = nil
+			cancelled = true
+			if !cancelSent.Load() {
+				// The caller's side went away without a CANCEL (its TCP
+				// connection closed): stop the callee ringing all the same.
+				go st.cancelDownstream(work)
+			}
+			cancel()
+			ctx, cancel = context.WithTimeout(s.ctx, cancelWait)
+			defer cancel()
 		case <-ctx.Done():
 			tx.Terminate()
+			if cancelled {
+				return sip.StatusRequestTerminated, target
+			}
 			go st.cancelDownstream(work)
 			s.metrics.proxyErrors.WithLabelValues("timeout").Inc()
 			st.respond(orig, srvTx, sip.StatusRequestTimeout, "")
@@ -99,6 +130,10 @@ func (st *stack) forward(orig, work *sip.Request, routeTarget string, srvTx sip.
 		}
 	}
 }
+
+// cancelWait bounds the wait for the downstream final response after the
+// caller cancelled.
+const cancelWait = 5 * time.Second
 
 // prepareForward applies the proxy's changes to every forwarded request:
 // Max-Forwards decremented (483 at zero), our own Route removed. It returns

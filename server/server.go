@@ -299,29 +299,44 @@ func (s *Server) newStack(dir rules.Direction, ls []config.Listener, tlsConf *tl
 	st.server.OnOptions(st.onOptions)
 	st.server.OnNoRoute(st.onOther)
 
+	// Bind everything first: the handlers read ports and host, so serving
+	// starts only once they are final.
+	var serves []func() error
 	for _, l := range ls {
-		if err := st.listen(l, tlsConf); err != nil {
+		serve, err := st.listen(l, tlsConf)
+		if err != nil {
 			st.close()
 			return nil, err
 		}
+		serves = append(serves, serve)
 	}
 	st.host = s.cfg.SIP.Advertise
 	if st.host == "" && len(st.bound) > 0 {
 		h, _, _ := net.SplitHostPort(st.bound[0].Addr)
 		st.host = h
 	}
+	for i, serve := range serves {
+		l := ls[i]
+		st.listenWG.Add(1)
+		go func() {
+			defer st.listenWG.Done()
+			if err := serve(); err != nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("sip listener stopped", "listen", l.String(), "error", err)
+			}
+		}()
+	}
 	return st, nil
 }
 
-// listen binds one listener and serves it in the background.
-func (st *stack) listen(l config.Listener, tlsConf *tls.Config) error {
+// listen binds one listener and returns the function that serves it.
+func (st *stack) listen(l config.Listener, tlsConf *tls.Config) (func() error, error) {
 	var serve func() error
 	var bound string
 	switch l.Network {
 	case "udp":
 		pc, err := net.ListenPacket("udp", l.Addr)
 		if err != nil {
-			return fmt.Errorf("sip listen %s: %w", l, err)
+			return nil, fmt.Errorf("sip listen %s: %w", l, err)
 		}
 		st.closers = append(st.closers, pc)
 		bound = pc.LocalAddr().String()
@@ -330,7 +345,7 @@ func (st *stack) listen(l config.Listener, tlsConf *tls.Config) error {
 	case "tcp", "tls":
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
-			return fmt.Errorf("sip listen %s: %w", l, err)
+			return nil, fmt.Errorf("sip listen %s: %w", l, err)
 		}
 		st.closers = append(st.closers, ln)
 		bound = ln.Addr().String()
@@ -347,14 +362,7 @@ func (st *stack) listen(l config.Listener, tlsConf *tls.Config) error {
 		st.ports[l.Network] = p
 	}
 	st.bound = append(st.bound, config.Listener{Network: l.Network, Addr: bound})
-	st.listenWG.Add(1)
-	go func() {
-		defer st.listenWG.Done()
-		if err := serve(); err != nil && !errors.Is(err, net.ErrClosed) {
-			st.srv.log.Error("sip listener stopped", "listen", l.String(), "error", err)
-		}
-	}()
-	return nil
+	return serve, nil
 }
 
 func (st *stack) close() {
