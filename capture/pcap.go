@@ -30,9 +30,11 @@ type pcapReader struct {
 	frame int
 	ctime time.Time
 	// cut is set while handling a packet the capture truncated.
-	cut    bool
-	stats  *Stats
-	pcapng bool
+	cut bool
+	// lastSweep is when fragments were last discarded.
+	lastSweep time.Time
+	stats     *Stats
+	pcapng    bool
 }
 
 // readPcap reads a pcap or pcapng stream with gopacket's pure-Go readers.
@@ -94,8 +96,29 @@ func readPcap(name string, format Format, r io.Reader, fn func(*Message) error) 
 		if err := p.packet(data, ci); err != nil {
 			return st, err
 		}
+		p.sweep()
 	}
 	return st, p.tcp.flush()
+}
+
+// sweepEvery is how many packets pass between discards of fragments that
+// never completed; fragments of one datagram are a few packets apart, so a
+// datagram left incomplete that long never will be.
+const sweepEvery = 4096
+
+// sweep bounds the memory of incomplete IP fragments in long captures: every
+// sweepEvery packets it drops IPv4 fragment lists more than 30 s older (in
+// capture time) than the current packet, as receivers time reassembly out,
+// and IPv6 ones that were already there at the previous sweep.
+func (p *pcapReader) sweep() {
+	if p.frame%sweepEvery != 0 {
+		return
+	}
+	p.def4.DiscardOlderThan(p.ctime.Add(-30 * time.Second))
+	if !p.lastSweep.IsZero() {
+		p.def6.DiscardOlderThan(p.lastSweep)
+	}
+	p.lastSweep = time.Now()
 }
 
 // readPacket reads one packet, turning a panic in the reader into an
