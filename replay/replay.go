@@ -309,6 +309,31 @@ func UsesAction(f *rules.File, action string) bool {
 	return false
 }
 
+// Warnings points out configurations that make a dry run misleading: STIR
+// actions without their trust or key, or a direction no rule runs in.
+func Warnings(f *rules.File, cfg Config) []string {
+	var out []string
+	if UsesAction(f, "stir_validate") && cfg.TrustDir == "" && len(cfg.X5U) == 0 && !cfg.AllowFetch {
+		out = append(out, "the rules use stir_validate but no --trust, --x5u or --allow-fetch was given; signed calls will fail verification")
+	}
+	if UsesAction(f, "stir_sign") && cfg.SignKey == "" {
+		out = append(out, "the rules use stir_sign but no --sign-key and --sign-x5u were given; signing steps will fail")
+	}
+	if cfg.Direction != rules.Any && len(f.Rules) > 0 {
+		runs := false
+		for _, r := range f.Rules {
+			if r.Direction == rules.Any || r.Direction == cfg.Direction {
+				runs = true
+				break
+			}
+		}
+		if !runs {
+			out = append(out, fmt.Sprintf("no rule runs on %s calls; use --direction to replay the other direction", cfg.Direction))
+		}
+	}
+	return out
+}
+
 // SortedKeys returns a map's keys in order, for stable output.
 func SortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

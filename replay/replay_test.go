@@ -165,3 +165,32 @@ func TestNewEnvErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	f, err := rules.Parse("r.yaml", []byte("- action: stir_validate\n  direction: outbound\n- action: stir_sign\n  direction: outbound\n  operands: [A]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"nothing configured, inbound", Config{Direction: rules.Inbound}, []string{"stir_validate but no --trust", "stir_sign but no --sign-key", "no rule runs on inbound calls"}},
+		{"all configured", Config{Direction: rules.Outbound, TrustDir: "t", SignKey: "k"}, nil},
+		{"fetch allowed, any direction", Config{Direction: rules.Any, AllowFetch: true, SignKey: "k"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Warnings(f, tt.cfg)
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %q lacks %q", got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -157,9 +157,9 @@ func runDryrun(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitRuleErrors
 	}
-	if *trust == "" && len(x5u) == 0 && !*allowFetch {
-		if f, err := rules.LoadFile(*rulesPath); err == nil && replay.UsesAction(f, "stir_validate") {
-			fmt.Fprintln(stderr, "xformd dryrun: warning: the rules use stir_validate but no --trust, --x5u or --allow-fetch was given; signed calls will fail verification")
+	if f, err := rules.LoadFile(*rulesPath); err == nil {
+		for _, w := range replay.Warnings(f, replay.Config{Direction: dir, TrustDir: *trust, X5U: x5u, AllowFetch: *allowFetch, SignKey: *signKey}) {
+			fmt.Fprintf(stderr, "xformd dryrun: warning: %s\n", w)
 		}
 	}
 	status := exitOK
