@@ -82,3 +82,43 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTNAuthList feeds arbitrary DER to the TNAuthList decoder, which
+// reads an extension of a certificate fetched from an untrusted URL.
+func FuzzParseTNAuthList(f *testing.F) {
+	spc, _ := stirtest.TNAuthListValue("707J")
+	tns, _ := stirtest.TNAuthListTNs("12155551212", "12155551213")
+	f.Add(spc)
+	f.Add(tns)
+	f.Add([]byte{0x30, 0x06, 0x80, 0x04, '7', '0', '7', 'J'})
+	f.Add([]byte{0x30, 0x0a, 0xa1, 0x08, 0x30, 0x06, 0x16, 0x01, '1', 0x02, 0x01, 0x05})
+	f.Fuzz(func(t *testing.T, der []byte) {
+		l, err := ParseTNAuthList(der)
+		if err != nil {
+			return
+		}
+		if len(l.SPCs)+len(l.TNs)+len(l.Ranges) == 0 {
+			t.Fatalf("accepted an empty list from %x", der)
+		}
+		l.Covers("12155551212")
+	})
+}
+
+// FuzzParseChain feeds arbitrary x5u documents to the chain parser.
+func FuzzParseChain(f *testing.F) {
+	p := stirtest.NewT(f, stirtest.Options{})
+	for _, c := range stirtest.Credentials {
+		f.Add(p.ChainPEM(c))
+	}
+	f.Add(p.Leaf.Raw)
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := parseChain("https://x.example/c.pem", data)
+		if e.code == 0 && (e.leaf == nil || e.pub == nil || e.inter == nil) {
+			t.Fatalf("usable entry without leaf or key: %+v", e)
+		}
+		if e.code != 0 && e.err == nil {
+			t.Fatal("failure without an error")
+		}
+	})
+}
