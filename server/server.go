@@ -269,7 +269,7 @@ func (s *Server) Start() error {
 }
 
 func (s *Server) newStack(dir rules.Direction, ls []config.Listener, tlsConf *tls.Config) (*stack, error) {
-	sipLog := s.log.With("component", "sipgo")
+	sipLog := slog.New(levelFloor{s.log.Handler(), slog.LevelWarn}).With("component", "sipgo")
 	var st *stack
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("xformd"),
@@ -469,4 +469,27 @@ func (st *stack) directionOf(src netip.AddrPort) rules.Direction {
 		}
 	}
 	return rules.Inbound
+}
+
+// levelFloor is a slog handler that drops records below min: sipgo logs
+// every transaction at debug level, which would drown the rule traces of
+// `log.level: debug`.
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+// Enabled reports whether a record at l is kept.
+func (f levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+// WithAttrs keeps the floor on derived handlers.
+func (f levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFloor{f.Handler.WithAttrs(as), f.min}
+}
+
+// WithGroup keeps the floor on derived handlers.
+func (f levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{f.Handler.WithGroup(name), f.min}
 }
