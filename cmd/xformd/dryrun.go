@@ -24,8 +24,10 @@ const (
 // x5uFlag collects repeated --x5u URL=PATH flags.
 type x5uFlag map[string]string
 
+// String shows the mappings, for flag's defaults.
 func (f x5uFlag) String() string { return fmt.Sprint(map[string]string(f)) }
 
+// Set adds one URL=PATH mapping.
 func (f x5uFlag) Set(v string) error {
 	url, path, ok := strings.Cut(v, "=")
 	if !ok || url == "" || path == "" {
