@@ -16,7 +16,8 @@ type Disposition struct {
 	// Kind is forward, reject or redirect.
 	Kind string `json:"kind"`
 	// Status is the SIP status of a reject or redirect, 0 for forward.
-	Status int    `json:"status"`
+	Status int `json:"status"`
+	// Reason is the reason phrase of a reject or redirect.
 	Reason string `json:"reason"`
 	// Target is the redirect Contact, or where a forwarded call is routed
 	// ("" when no rule chose).
@@ -26,32 +27,45 @@ type Disposition struct {
 // Step is the JSON form of one rule's trace.
 type Step struct {
 	// Rule is the rule's 1-based number in its file.
-	Rule   int    `json:"rule"`
-	Pos    string `json:"pos"`
+	Rule int `json:"rule"`
+	// Pos is where the rule starts, file:line:col.
+	Pos string `json:"pos"`
+	// Action is the rule's action; Name its name, if it has one.
 	Action string `json:"action"`
 	Name   string `json:"name,omitempty"`
 	// Status is applied, not matched, failed, stopped, rejected,
 	// redirected, skipped (direction), skipped (when) or panicked.
-	Status string   `json:"status"`
-	Detail string   `json:"detail,omitempty"`
-	Flags  []string `json:"flags,omitempty"`
+	Status string `json:"status"`
+	// Detail says what the rule changed or why it did nothing.
+	Detail string `json:"detail,omitempty"`
+	// Flags are regex_timeout and pattern_error.
+	Flags []string `json:"flags,omitempty"`
 }
 
 // Record is the JSON object written for one INVITE by `xformd dryrun
 // --format json`: one per line.
 type Record struct {
-	Source      string            `json:"source"`
-	CallID      string            `json:"call_id"`
-	Frame       int               `json:"frame,omitempty"`
-	Time        string            `json:"time,omitempty"`
-	Src         string            `json:"src,omitempty"`
-	Dst         string            `json:"dst,omitempty"`
-	Transport   string            `json:"transport,omitempty"`
-	Now         string            `json:"now"`
-	NowSource   string            `json:"now_source"`
-	Disposition Disposition       `json:"disposition"`
-	Variables   map[string]string `json:"variables"`
-	Trace       []Step            `json:"trace"`
+	// Source is file#n, the n-th SIP message of the capture.
+	Source string `json:"source"`
+	// CallID is the INVITE's Call-ID.
+	CallID string `json:"call_id"`
+	// Frame, Time, Src, Dst and Transport describe the packet (pcap only):
+	// frame number, capture time, addresses, udp or tcp.
+	Frame     int    `json:"frame,omitempty"`
+	Time      string `json:"time,omitempty"`
+	Src       string `json:"src,omitempty"`
+	Dst       string `json:"dst,omitempty"`
+	Transport string `json:"transport,omitempty"`
+	// Now is the clock the call ran at (RFC 3339), NowSource where it came
+	// from.
+	Now       string `json:"now"`
+	NowSource string `json:"now_source"`
+	// Disposition is what happens to the call.
+	Disposition Disposition `json:"disposition"`
+	// Variables are the variables rules set.
+	Variables map[string]string `json:"variables"`
+	// Trace has one entry per rule, in order.
+	Trace []Step `json:"trace"`
 	// Diff lists the changed header lines, "- old" and "+ new".
 	Diff []string `json:"diff"`
 	// Message is the final SIP message text.
@@ -67,9 +81,12 @@ type Record struct {
 // ErrorRecord is the JSON object written for a message that could not be
 // parsed.
 type ErrorRecord struct {
+	// Source is file#n, or the capture's name when it could not be read.
 	Source string `json:"source"`
-	Frame  int    `json:"frame,omitempty"`
-	Error  string `json:"error"`
+	// Frame is the packet number for pcap input.
+	Frame int `json:"frame,omitempty"`
+	// Error says what is wrong and where.
+	Error string `json:"error"`
 }
 
 // DispositionOf converts an engine disposition.
@@ -160,6 +177,7 @@ func writeLine(w io.Writer, v any) error {
 
 // Style colours text output; the zero value prints plain text.
 type Style struct {
+	// Color turns on ANSI colours.
 	Color bool
 }
 

@@ -72,7 +72,9 @@ type Settings struct {
 
 // Sign is the signing key and certificate URL for stir_sign.
 type Sign struct {
+	// Key is the private key file (PEM, PKCS#8 or SEC 1).
 	Key string `yaml:"key"`
+	// X5U is the certificate URL put in the Identity header.
 	X5U string `yaml:"x5u"`
 }
 
@@ -131,12 +133,15 @@ type Expect struct {
 
 // IdentityExpect checks a PASSporT, typically one a stir_sign rule made.
 type IdentityExpect struct {
-	// Attest, Orig, Dest, OrigID and X5U are the claims and header values.
-	Attest string  `yaml:"attest"`
-	Orig   string  `yaml:"orig"`
-	Dest   Values  `yaml:"dest"`
+	// Attest is the attest claim, A, B or C.
+	Attest string `yaml:"attest"`
+	// Orig and Dest are orig.tn and dest.tn.
+	Orig string `yaml:"orig"`
+	Dest Values `yaml:"dest"`
+	// OrigID is the origid claim.
 	OrigID *string `yaml:"origid"`
-	X5U    string  `yaml:"x5u"`
+	// X5U is the certificate URL in the PASSporT header.
+	X5U string `yaml:"x5u"`
 	// Verified runs the suite's verifier (trust, x5u) on the header, at
 	// the case's clock, and requires TN-Validation-Passed.
 	Verified bool `yaml:"verified"`
@@ -144,13 +149,16 @@ type IdentityExpect struct {
 
 // Case is one test case.
 type Case struct {
-	Name     string `yaml:"name"`
+	// Name names the case in reports; default "case N".
+	Name string `yaml:"name"`
+	// Settings override the suite's defaults for this case.
 	Settings `yaml:",inline"`
 	// Invite is a path (relative to the suite) to a capture, or inline
 	// SIP text (anything with a line break).
 	Invite string `yaml:"invite"`
 	// Index picks the n-th INVITE (1-based) of a capture with several.
-	Index  int    `yaml:"index"`
+	Index int `yaml:"index"`
+	// Expect is what must come out.
 	Expect Expect `yaml:"expect"`
 
 	line int
@@ -158,8 +166,10 @@ type Case struct {
 
 // File is a parsed suite file.
 type File struct {
+	// Settings are the defaults of every case.
 	Settings `yaml:",inline"`
-	Cases    []Case `yaml:"cases"`
+	// Cases are run in order.
+	Cases []Case `yaml:"cases"`
 
 	path string
 }
@@ -226,14 +236,16 @@ type Options struct {
 
 // CaseResult is the outcome of one case.
 type CaseResult struct {
-	// Suite is the suite file, Name the case, Line where it starts.
+	// Suite is the suite file.
 	Suite string
-	Name  string
-	Line  int
+	// Name is the case's name and Line the line it starts on.
+	Name string
+	Line int
 	// Failures are the expectations that did not hold, each saying
-	// expected and actual; Err is why the case could not run.
+	// expected and actual.
 	Failures []string
-	Err      error
+	// Err is why the case could not run.
+	Err error
 	// Outcome is the replay of the INVITE, when it ran.
 	Outcome *replay.Outcome
 }

@@ -19,7 +19,9 @@ import (
 // Packet is one captured frame: its time and its bytes from the Ethernet
 // header on.
 type Packet struct {
+	// Time is the capture timestamp.
 	Time time.Time
+	// Data is the frame, Ethernet header first.
 	Data []byte
 }
 
@@ -101,6 +103,7 @@ func UDPFragments(t time.Time, src, dst netip.AddrPort, payload []byte, mtu int,
 // TCPConn describes one direction of a TCP connection for building
 // segments.
 type TCPConn struct {
+	// Src and Dst are the sender and the receiver.
 	Src, Dst netip.AddrPort
 	// ISN is the initial sequence number; the first data byte is ISN+1.
 	ISN uint32
