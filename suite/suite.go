@@ -85,6 +85,9 @@ type Values []string
 func (v *Values) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return fmt.Errorf("line %d: a value is missing; to require that a header is absent, list it in headers_absent", n.Line)
+		}
 		*v = Values{n.Value}
 		return nil
 	case yaml.SequenceNode:

@@ -41,6 +41,7 @@ func TestParseErrors(t *testing.T) {
 		{"misspelt setting", "trst: pki\ncases:\n  - invite: a.sip\n", `unknown key "trst" in the suite (did you mean trust?)`},
 		{"unknown key, no hint", "cases:\n  - invite: a.sip\n    zzzzzz: 1\n", `unknown key "zzzzzz" in a case (keys: direction, expect, index, invite, name, now, rules, sign, trust, x5u)`},
 		{"bad yaml", "cases: [\n", "did not find expected node content"},
+		{"null header value", "cases:\n  - invite: a.sip\n    expect: {headers: {X-A: null}}\n", "list it in headers_absent"},
 		{"headers value of wrong kind", "cases:\n  - invite: a.sip\n    expect: {headers: {X-A: {b: c}}}\n", "want a string or a list of strings"},
 	}
 	for _, tt := range tests {
