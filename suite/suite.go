@@ -85,9 +85,6 @@ type Values []string
 func (v *Values) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return fmt.Errorf("line %d: a value is missing; to require that a header is absent, list it in headers_absent", n.Line)
-		}
 		*v = Values{n.Value}
 		return nil
 	case yaml.SequenceNode:
@@ -226,6 +223,11 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		if c.Invite == "" {
 			return nil, fmt.Errorf("%s:%d: case %q has no invite: give a capture file or inline SIP text", path, c.line, c.Name)
+		}
+		for _, name := range sortedKeys(c.Expect.Headers) {
+			if len(c.Expect.Headers[name]) == 0 {
+				return nil, fmt.Errorf("%s:%d: case %q: header %s has no expected value; to require that it is absent, list it in headers_absent", path, c.line, c.Name, name)
+			}
 		}
 	}
 	return f, nil
