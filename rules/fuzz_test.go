@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -40,6 +41,9 @@ func FuzzParse(f *testing.F) {
 		if file == nil {
 			return
 		}
+		if err == nil && json.Valid(data) {
+			compareJSON(t, data, file)
+		}
 		// yaml.v3 also breaks lines at CR, NEL, LS and PS: an upper bound.
 		lines := 1
 		for _, brk := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
@@ -57,7 +61,7 @@ func FuzzParse(f *testing.F) {
 				if !v.Quoted {
 					continue
 				}
-				if c, ok := byteAt(data, v.Pos); !ok || (c != '"' && c != '\'') {
+				if c, ok := byteAt(data, v.Pos, json.Valid(bytes.TrimPrefix(data, []byte("\ufeff")))); !ok || (c != '"' && c != '\'') {
 					t.Errorf("quoted %q at %v: byte there is %q", v.Text, v.Pos, c)
 				}
 			}
@@ -78,11 +82,14 @@ var fuzzSeeds = []string{
 	"[{\"name\": \"café\", \"action\": \"x\", \"operands\": [\"é\", null, 1.5, true]}]",
 	"{\"transformations\": [1, \"a\", [], {}]}",
 	"- {action: a, action: b, bogus: c, direction: sideways, operands: x}",
+	"[{\"action\": \"a\\/b\", \"operands\": [\"\\ud83d\\ude00\", \"\u2028\", \"\\ud800\", \"x\u0085y\"], \"when\": \"\\/\"}]",
+	"[{\"action\": \"x\",\r\"operands\": [\"a\"]}]",
 }
 
 // byteAt returns the byte at pos in data (after a byte order mark), with
-// lines broken where YAML breaks them.
-func byteAt(data []byte, pos Pos) (byte, bool) {
+// lines broken where YAML breaks them, or for JSON at LF and CR only (NEL,
+// LS and PS can occur only inside JSON strings, where they break nothing).
+func byteAt(data []byte, pos Pos, isJSON bool) (byte, bool) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	line := 1
 	start := 0
@@ -93,6 +100,7 @@ func byteAt(data []byte, pos Pos) (byte, bool) {
 			n = 2
 		case data[i] == '\r', data[i] == '\n':
 			n = 1
+		case isJSON:
 		case bytes.HasPrefix(data[i:], []byte("\u0085")):
 			n = 2
 		case bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
@@ -109,4 +117,49 @@ func byteAt(data []byte, pos Pos) (byte, bool) {
 		return 0, false
 	}
 	return data[at], true
+}
+
+// compareJSON checks Parse against encoding/json on a valid JSON file: the
+// YAML reader must see the same actions and operands.
+func compareJSON(t *testing.T, data []byte, file *File) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	dec.UseNumber()
+	var doc any
+	if dec.Decode(&doc) != nil {
+		return
+	}
+	if m, ok := doc.(map[string]any); ok {
+		doc = m["transformations"]
+	}
+	list, _ := doc.([]any)
+	if len(list) != len(file.Rules) {
+		t.Fatalf("encoding/json sees %d rules, Parse %d", len(list), len(file.Rules))
+	}
+	text := func(v any) string {
+		switch v := v.(type) {
+		case string:
+			return v
+		case json.Number:
+			return v.String()
+		case bool:
+			return fmt.Sprint(v)
+		}
+		return fmt.Sprintf("<%T>", v)
+	}
+	for i, r := range list {
+		m, _ := r.(map[string]any)
+		if got, want := file.Rules[i].Action.Text, strings.TrimSpace(text(m["action"])); got != want {
+			t.Fatalf("rule %d: Parse reads action %q, encoding/json %q", i, got, want)
+		}
+		ops, _ := m["operands"].([]any)
+		if len(ops) != len(file.Rules[i].Operands) {
+			t.Fatalf("rule %d: Parse reads %d operands, encoding/json %d", i, len(file.Rules[i].Operands), len(ops))
+		}
+		for j, o := range ops {
+			if got, want := file.Rules[i].Operands[j].Text, text(o); got != want {
+				t.Fatalf("rule %d operand %d: Parse reads %q, encoding/json %q", i, j, got, want)
+			}
+		}
+	}
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/xformd/xformd/internal/suggest"
@@ -30,13 +32,19 @@ func Parse(name string, data []byte) (*File, error) {
 	// yaml.v3 skips a UTF-8 byte order mark without counting it in
 	// columns; drop it so that byte columns agree.
 	data = bytes.TrimPrefix(data, utf8BOM)
-	data = jsonTabs(data)
+	orig := data
+	var shifts []shift
+	if json.Valid(data) {
+		data, shifts = fromJSON(data)
+	} else {
+		data = jsonTabs(data)
+	}
 	f := &File{Name: name}
-	p := &parser{file: name, data: data, lines: lineStarts(data)}
+	p := &parser{file: name, data: data, lines: lineStarts(data), shifts: shifts}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return nil, syntaxError(name, data, err)
+		return nil, syntaxError(name, orig, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{Pos: Pos{File: name, Line: 1, Col: 1}, Msg: "empty rule file", Hint: `write {"transformations": [...]} or a list of rules`}
@@ -50,7 +58,7 @@ func Parse(name string, data []byte) (*File, error) {
 			break
 		}
 		if err != nil {
-			return nil, syntaxError(name, data, err)
+			return nil, syntaxError(name, orig, err)
 		}
 		if len(extra.Content) == 0 || (extra.Content[0].Tag == "!!null" && extra.Content[0].Value == "") {
 			continue // an empty document, as a trailing "---" makes
@@ -118,6 +126,12 @@ type parser struct {
 	// lines holds the byte offset of each line's start when the file has
 	// non-ASCII text, whose columns need converting; nil otherwise.
 	lines []int
+	// shifts maps columns of a JSON file rewritten by fromJSON back to
+	// the file as written.
+	shifts []shift
+	// The last column conversion, to continue from on the same line: a
+	// minified file is one long line.
+	curLine, curCol, curByte int
 }
 
 // pos returns where n was written. yaml.v3 counts columns in characters;
@@ -127,14 +141,118 @@ func (p *parser) pos(n *yaml.Node) Pos {
 	line, col := n.Line, n.Column
 	if p.lines != nil && line >= 1 && line <= len(p.lines) && col > 1 {
 		start := p.lines[line-1]
-		i := start
-		for k := 1; k < col && i < len(p.data); k++ {
+		k, i := 1, start
+		if p.curLine == line && p.curCol <= col {
+			k, i = p.curCol, p.curByte
+		}
+		for ; k < col && i < len(p.data); k++ {
 			_, size := utf8.DecodeRune(p.data[i:])
 			i += size
 		}
+		p.curLine, p.curCol, p.curByte = line, k, i
 		col = i - start + 1
 	}
-	return Pos{File: p.file, Line: line, Col: col}
+	return Pos{File: p.file, Line: line, Col: p.unshift(line, col)}
+}
+
+// shift records that fromJSON shortened line Line of a JSON file by
+// Delta bytes (in all, on that line) before byte column Col of its output.
+type shift struct{ Line, Col, Delta int }
+
+// unshift turns a byte column of fromJSON's output into one of the file.
+func (p *parser) unshift(line, col int) int {
+	s := p.shifts
+	// The last shift at or before (line, col), if it is on that line.
+	i := sort.Search(len(s), func(i int) bool { return s[i].Line > line || s[i].Line == line && s[i].Col > col }) - 1
+	if i >= 0 && s[i].Line == line {
+		col += s[i].Delta
+	}
+	return col
+}
+
+// fromJSON rewrites a valid JSON document into the YAML flow syntax that
+// yaml.v3 reads the same way: tabs between tokens become spaces (yaml.v3
+// refuses tab indentation); escapes it does not know, \/ (PHP writes it)
+// and UTF-16 surrogate pairs \ud83d\ude00 (Python's json.dumps writes
+// them), become the characters they stand for; and raw NEL, LS and PS in
+// strings, which YAML folds or counts as line breaks, become YAML escapes.
+// The shifts it returns map columns back to the file as written.
+func fromJSON(data []byte) ([]byte, []shift) {
+	out := make([]byte, 0, len(data))
+	var shifts []shift
+	line, lineStart, delta := 1, 0, 0
+	inString := false
+	for i := 0; i < len(data); {
+		c := data[i]
+		if !inString {
+			switch c {
+			case '\t':
+				c = ' '
+			case '"':
+				inString = true
+			case '\n', '\r':
+				if c == '\n' || i+1 == len(data) || data[i+1] != '\n' {
+					line, lineStart, delta = line+1, len(out)+1, 0
+				}
+			}
+			out = append(out, c)
+			i++
+			continue
+		}
+		n, repl := 1, data[i:i+1]
+		switch {
+		case c == '"':
+			inString = false
+		case c == '\\' && data[i+1] == '/':
+			n, repl = 2, []byte{'/'}
+		case c == '\\' && data[i+1] == 'u':
+			n, repl = 6, data[i:i+6]
+			r := hex4(data[i+2 : i+6])
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if i+12 <= len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+					r2 = hex4(data[i+8 : i+12])
+				}
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					n, r = 12, d
+				} else {
+					r = utf8.RuneError // as encoding/json reads a lone surrogate
+				}
+				repl = utf8.AppendRune(nil, r)
+			}
+		case c == '\\':
+			n, repl = 2, data[i:i+2]
+		case bytes.HasPrefix(data[i:], []byte("\u0085")):
+			n, repl = 2, []byte(`\N`)
+		case bytes.HasPrefix(data[i:], []byte("\u2028")):
+			n, repl = 3, []byte(`\L`)
+		case bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n, repl = 3, []byte(`\P`)
+		}
+		out = append(out, repl...)
+		i += n
+		if n != len(repl) {
+			delta += n - len(repl)
+			shifts = append(shifts, shift{Line: line, Col: len(out) - lineStart + 1, Delta: delta})
+		}
+	}
+	return out, shifts
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 var utf8BOM = []byte("\ufeff")

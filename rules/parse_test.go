@@ -617,3 +617,107 @@ func TestLoadFileErrors(t *testing.T) {
 		t.Errorf("LoadFile(bad) partial File = %+v", f)
 	}
 }
+
+// TestJSONEscapes checks JSON that yaml.v3 does not read by itself: \/
+// (PHP's json_encode writes it), UTF-16 surrogate pairs (Python's
+// json.dumps writes them for emoji), and raw NEL/LS/PS in strings, which
+// YAML would fold or count as line breaks. Positions after them on the
+// same line still point at the file as written.
+func TestJSONEscapes(t *testing.T) {
+	tests := []struct {
+		op, want string
+	}{
+		{`"sip:x@h\/y"`, "sip:x@h/y"},
+		{`"\/\/"`, "//"},
+		{`"\\/"`, `\/`},
+		{`"\\\/"`, `\/`},
+		{`"\ud83d\ude00 smile"`, "😀 smile"},
+		{`"\uD83D\uDE00"`, "😀"},
+		{`"lone \ud800 x"`, "lone \uFFFD x"},
+		{`"lone \udc00"`, "lone \uFFFD"},
+		{`"high then bmp \ud800\u0041"`, "high then bmp \uFFFDA"},
+		{`"\u00e9\u0000\b\f\n\r\t\"\\"`, "é\x00\b\f\n\r\t\"\\"},
+		{"\"nel\u0085x\"", "nel\u0085x"},
+		{"\"ls\u2028ps\u2029x\"", "ls\u2028ps\u2029x"},
+	}
+	for _, tt := range tests {
+		src := `[{"action": "x", "operands": [` + tt.op + `, "next"], "when": "true"}]`
+		f, err := Parse("f.json", []byte(src))
+		if err != nil {
+			t.Errorf("Parse(%s): %v", tt.op, err)
+			continue
+		}
+		ops := f.Rules[0].Operands
+		if ops[0].Text != tt.want {
+			t.Errorf("operand %s = %q, want %q", tt.op, ops[0].Text, tt.want)
+		}
+		if want := strings.Index(src, `"next"`) + 1; ops[1].Pos.Col != want || ops[1].Pos.Line != 1 {
+			t.Errorf("after %s: next operand at %v, want col %d", tt.op, ops[1].Pos, want)
+		}
+		if want := strings.Index(src, `"true"`) + 1; f.Rules[0].When.Pos.Col != want {
+			t.Errorf("after %s: when at %v, want col %d", tt.op, f.Rules[0].When.Pos, want)
+		}
+	}
+	// Lines are counted as in the file: a raw LS inside a string does not
+	// start a new line.
+	src := "[{\"action\": \"x\", \"operands\": [\"a\u2028b\"]},\n {\"action\": \"y\"}]"
+	f := mustParse(t, src)
+	if p := f.Rules[1].Action.Pos; p.Line != 2 || p.Col != 13 {
+		t.Errorf("second action at %v, want line 2 col 13", p)
+	}
+}
+
+// bigJSON is a minified (one line) rule file of about size bytes with
+// non-ASCII text and escapes, the worst case for column conversion.
+func bigJSON(size int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"transformations":[`)
+	for i := 0; b.Len() < size; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"action":"set_header","name":"café ☎","operands":["X-A","\/\ud83d\ude00 {{from_user}}"]}`)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// TestBigMinifiedFile guards against column conversion that walks each
+// long line from its start for every value (quadratic in the line).
+func TestBigMinifiedFile(t *testing.T) {
+	data := bigJSON(MaxFileSize - 1024)
+	f, err := Parse("big.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := f.Rules[len(f.Rules)-1]
+	checkAt(t, []string{string(data)}, last.Action)
+	if op := last.Operands[1]; op.Text != "/😀 {{from_user}}" {
+		t.Errorf("last operand = %q", op.Text)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	carrierx, err := os.ReadFile(filepath.Join("testdata", "carrierx.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	yml, err := os.ReadFile(filepath.Join("testdata", "carrierx.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		data []byte
+	}{{"carrierx.json", carrierx}, {"carrierx.yaml", yml}, {"minified-1MB", bigJSON(1 << 20)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.data)))
+			for b.Loop() {
+				if _, err := Parse(bc.name, bc.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
