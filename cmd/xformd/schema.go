@@ -6,17 +6,21 @@ import (
 	"io"
 
 	"github.com/xformd/xformd/rules"
+	"github.com/xformd/xformd/suite"
 )
 
-// runSchema prints the JSON Schema of rule files, for editors:
-// xformd schema > xformd-rules.schema.json.
+// runSchema prints the JSON Schema of rule files (or, with --suite, of test
+// suites) for editors: xformd schema > xformd-rules.schema.json.
 func runSchema(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	suites := fs.Bool("suite", false, "print the schema of xformd test suites instead of rule files")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xformd schema > xformd-rules.schema.json")
+		fmt.Fprintln(stderr, "usage: xformd schema [--suite] > xformd-rules.schema.json")
 		fmt.Fprintln(stderr, "\nPrints the JSON Schema of rule files (actions, operand counts, directions, when),")
-		fmt.Fprintln(stderr, "for editor completion and validation. See docs/operators.md for editor setup.")
+		fmt.Fprintln(stderr, "or with --suite of test suites, for editor completion and validation.")
+		fmt.Fprintln(stderr, "See docs/operators.md for editor setup.")
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -29,7 +33,11 @@ func runSchema(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if _, err := stdout.Write(rules.Schema()); err != nil {
+	schema := rules.Schema()
+	if *suites {
+		schema = suite.Schema()
+	}
+	if _, err := stdout.Write(schema); err != nil {
 		fmt.Fprintf(stderr, "xformd schema: %v\n", err)
 		return 1
 	}

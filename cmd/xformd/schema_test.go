@@ -12,6 +12,7 @@ import (
 	"github.com/xformd/xformd/actions"
 	"github.com/xformd/xformd/internal/schemagen"
 	"github.com/xformd/xformd/rules"
+	"github.com/xformd/xformd/suite"
 )
 
 var update = flag.Bool("update", false, "rewrite rules/schema.json from the action registry")
@@ -61,6 +62,10 @@ func TestSchemaCommand(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), rules.Schema()) {
 		t.Errorf("xformd schema does not print rules/schema.json")
+	}
+	out.Reset()
+	if code := run([]string{"schema", "--suite"}, &out, &errb); code != 0 || !bytes.Equal(out.Bytes(), suite.Schema()) {
+		t.Errorf("xformd schema --suite: exit %d, does not print suite/schema.json", code)
 	}
 	if code := run([]string{"schema", "extra"}, &out, &errb); code != 2 {
 		t.Errorf("extra argument: exit %d, want 2", code)
