@@ -73,10 +73,14 @@ type SIP struct {
 	Mode      Mode   `yaml:"mode"`
 	// NextHop is the default destination in proxy mode (a SIP URI).
 	NextHop string `yaml:"next_hop"`
-	// UDPMaxSize is the largest message sent over UDP.
-	UDPMaxSize int `yaml:"udp_max_size"`
 	// UDPTCPThreshold: proxied requests larger than this go over TCP.
 	UDPTCPThreshold int `yaml:"udp_tcp_threshold"`
+	// UDPReaders is the number of sockets (SO_REUSEPORT, one reader
+	// each) per UDP listener; 0 means one per CPU.
+	UDPReaders int `yaml:"udp_readers"`
+	// UDPReadBuffer is the kernel receive buffer of each UDP socket, in
+	// bytes; 0 keeps the system default.
+	UDPReadBuffer int `yaml:"udp_read_buffer"`
 	// ProxyTimeout bounds the wait for a final response when proxying.
 	ProxyTimeout time.Duration `yaml:"proxy_timeout"`
 }
@@ -341,11 +345,14 @@ func (c *Config) Validate() error {
 	if c.SIP.NextHop != "" && !strings.HasPrefix(strings.ToLower(c.SIP.NextHop), "sip:") && !strings.HasPrefix(strings.ToLower(c.SIP.NextHop), "sips:") {
 		add("sip.next_hop: %q is not a sip: URI (e.g. sip:10.0.0.20:5060;transport=udp)", c.SIP.NextHop)
 	}
-	if c.SIP.UDPMaxSize < 1300 || c.SIP.UDPMaxSize > MaxUDPSize {
-		add("sip.udp_max_size: %d is outside 1300..%d", c.SIP.UDPMaxSize, MaxUDPSize)
-	}
 	if c.SIP.UDPTCPThreshold < 0 {
 		add("sip.udp_tcp_threshold: must not be negative")
+	}
+	if c.SIP.UDPReaders < 0 || c.SIP.UDPReaders > 64 {
+		add("sip.udp_readers: %d is outside 0..64", c.SIP.UDPReaders)
+	}
+	if c.SIP.UDPReadBuffer < 0 {
+		add("sip.udp_read_buffer: must not be negative")
 	}
 	if c.SIP.ProxyTimeout <= 0 {
 		add("sip.proxy_timeout: must be positive")

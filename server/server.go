@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -334,14 +335,51 @@ func (st *stack) listen(l config.Listener, tlsConf *tls.Config) (func() error, e
 	var bound string
 	switch l.Network {
 	case "udp":
-		pc, err := net.ListenPacket("udp", l.Addr)
+		// Several sockets share the port (SO_REUSEPORT), each with its
+		// own sipgo reader goroutine: sipgo parses in the reader, so one
+		// socket would parse on one core only.
+		n := st.srv.cfg.SIP.UDPReaders
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		if !reusePortSupported {
+			n = 1
+		}
+		buf := st.srv.cfg.SIP.UDPReadBuffer
+		lc := net.ListenConfig{Control: udpControl(n > 1, buf)}
+		pc, err := lc.ListenPacket(context.Background(), "udp", l.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("sip listen %s: %w", l, err)
+		}
+		if !reusePortSupported && buf > 0 {
+			pc.(*net.UDPConn).SetReadBuffer(buf)
 		}
 		st.closers = append(st.closers, pc)
 		bound = pc.LocalAddr().String()
 		st.udpAddr = pc.LocalAddr().(*net.UDPAddr)
-		serve = func() error { return st.server.ServeUDP(pc) }
+		conns := []net.PacketConn{pc}
+		for i := 1; i < n; i++ {
+			more, err := lc.ListenPacket(context.Background(), "udp", bound)
+			if err != nil {
+				st.srv.log.Warn("cannot open another UDP reader socket", "listen", bound, "error", err)
+				break
+			}
+			st.closers = append(st.closers, more)
+			conns = append(conns, more)
+		}
+		serve = func() error {
+			var wg sync.WaitGroup
+			errs := make([]error, len(conns))
+			for i, c := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = st.server.ServeUDP(c)
+				}()
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		}
 	case "tcp", "tls":
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
