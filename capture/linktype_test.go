@@ -75,3 +75,39 @@ func TestSnapLength(t *testing.T) {
 		t.Fatalf("want one message reported cut short, got %d (truncated %d): %+v", len(msgs), st.Truncated, msgs)
 	}
 }
+
+// TestPcapNGInterfaces: a pcapng capture from two interfaces with different
+// link types (Ethernet and raw IP), as dumpcap writes when capturing on
+// several at once.
+func TestPcapNGInterfaces(t *testing.T) {
+	eth := capturetest.UDP(t0, a4, b4, []byte(invite("eth", 0))).Data
+	raw := capturetest.UDP(t0, a6, b6, []byte(invite("raw", 0))).Data[14:]
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := w.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw, SnapLength: 65535})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		iface int
+		data  []byte
+	}{{0, eth}, {id, raw}} {
+		ci := gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(p.data), Length: len(p.data), InterfaceIndex: p.iface}
+		if err := w.WritePacket(ci, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := capture.ReadAll("two.pcapng", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || !msgs[0].IsInvite() || !msgs[1].IsInvite() || msgs[1].Src != a6 {
+		t.Fatalf("want both INVITEs, got %d: %+v", len(msgs), msgs)
+	}
+}

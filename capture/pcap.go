@@ -49,7 +49,9 @@ func readPcap(name string, format Format, r io.Reader, fn func(*Message) error) 
 	p.tcp = newTCPTable(p)
 	switch format {
 	case PcapNG:
-		ng, err := pcapgo.NewNgReader(r, pcapgo.DefaultNgReaderOptions)
+		// Captures on several interfaces at once (dumpcap -i any -i tun0)
+		// mix link types; read them all, each with its own.
+		ng, err := pcapgo.NewNgReader(r, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return st, fmt.Errorf("%s: not a readable pcapng file: %w", name, err)
 		}
