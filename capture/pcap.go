@@ -50,8 +50,9 @@ func readPcap(name string, format Format, r io.Reader, fn func(*Message) error) 
 	switch format {
 	case PcapNG:
 		// Captures on several interfaces at once (dumpcap -i any -i tun0)
-		// mix link types; read them all, each with its own.
-		ng, err := pcapgo.NewNgReader(r, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		// mix link types; read them all, each with its own. Sections of an
+		// unknown version are skipped, as the pcapng standard recommends.
+		ng, err := pcapgo.NewNgReader(r, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return st, fmt.Errorf("%s: not a readable pcapng file: %w", name, err)
 		}
