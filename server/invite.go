@@ -174,7 +174,7 @@ func (st *stack) overloaded(req *sip.Request, tx sip.ServerTransaction, rec *cdr
 	rec.Duration = time.Since(start)
 	s.metrics.call(rec.Disposition, rec.Status)
 	s.writeCDR(rec)
-	s.log.LogAttrs(context.Background(), slog.LevelWarn, "call",
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "call",
 		slog.String("call_id", rec.CallID), slog.String("disposition", dispOverload), slog.Int("status", 503),
 		slog.Int64("in_progress", s.inFlight.Load()), slog.Bool("draining", s.draining.Load()))
 }
