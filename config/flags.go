@@ -7,24 +7,28 @@ import (
 )
 
 // Flags are the command-line overrides of `xformd serve`. Register them on a
-// FlagSet, parse, then call Build.
+// FlagSet, parse, then call Build. Each field holds the flag of the same
+// name (see Register); empty values leave the configuration as it is.
 type Flags struct {
-	Config     string
-	Rules      multi
-	Listen     multi
-	Mode       string
-	NextHop    string
-	Admin      string
-	AdminToken string
-	Trust      string
-	X5U        multi
-	CDR        string
-	LogLevel   string
-	LogFormat  string
-	SignKey    string
-	SignX5U    string
-	AllowHTTP  bool
-	AllowPriv  bool
+	// Config is --config, the YAML file to start from.
+	Config string
+	// Rules is --rules, FILE or inbound=FILE / outbound=FILE, repeatable.
+	Rules multi
+	// Listen is --listen, replacing sip.listen when given.
+	Listen multi
+	// Mode, NextHop, Admin and AdminToken override sip.mode, sip.next_hop,
+	// admin.listen ("off" disables it) and admin.token.
+	Mode, NextHop, Admin, AdminToken string
+	// Trust overrides stir.trust_dir; X5U adds URL=PATH static certificates.
+	Trust string
+	X5U   multi
+	// CDR, LogLevel and LogFormat override cdr.path, log.level, log.format.
+	CDR, LogLevel, LogFormat string
+	// SignKey and SignX5U override stir.sign_key and stir.sign_x5u.
+	SignKey, SignX5U string
+	// AllowHTTP and AllowPriv override stir.allow_http and
+	// stir.allow_private when the flags are given.
+	AllowHTTP, AllowPriv bool
 
 	fs *flag.FlagSet
 }

@@ -400,9 +400,10 @@ func TestGracefulShutdown(t *testing.T) {
 		defer cancel()
 		done <- e.srv.Shutdown(ctx)
 	}()
-	time.Sleep(50 * time.Millisecond)
-	if !e.srv.draining.Load() {
-		t.Fatal("not draining")
+	for deadline := time.Now().Add(5 * time.Second); !e.srv.draining.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not draining")
+		}
 	}
 	res := do(t, caller, newInvite(t, stirtest.Invite{}, "tcp", e.tcp))
 	if res.StatusCode != 503 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/xformd/xformd/config"
 	"github.com/xformd/xformd/engine"
 )
 
@@ -91,7 +92,7 @@ func (st *stack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	case engine.Redirect:
 		resp = st.redirectResponse(req, work, d.Target, &rec)
 	default:
-		if s.mode == "proxy" {
+		if s.mode == config.Proxy {
 			rec.Status, rec.Target = st.forward(req, work, call.Route(), tx)
 			if rec.Status == 0 {
 				rec.Disposition = dispError

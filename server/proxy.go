@@ -11,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/xformd/xformd/config"
 )
 
 // branchPrefix marks the Via branches xformd creates, so that a stray
@@ -376,7 +377,7 @@ func (st *stack) cancelDownstream(inv *sip.Request) {
 // onInDialog routes a request inside a dialog (BYE, re-INVITE, UPDATE,
 // in-dialog OPTIONS, ...). Redirect mode is in no dialog: 481.
 func (st *stack) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	if st.srv.mode != "proxy" {
+	if st.srv.mode != config.Proxy {
 		st.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "")
 		return
 	}
@@ -465,7 +466,7 @@ func hopFromURI(u *sip.Uri) (hop, error) {
 // transaction absorbs them.
 func (st *stack) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	st.srv.metrics.request(sip.ACK)
-	if st.srv.mode != "proxy" {
+	if st.srv.mode != config.Proxy {
 		return
 	}
 	work := req.Clone()
