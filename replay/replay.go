@@ -335,7 +335,7 @@ func Warnings(f *rules.File, cfg Config) []string {
 }
 
 // SortedKeys returns a map's keys in order, for stable output.
-func SortedKeys(m map[string]string) []string {
+func SortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

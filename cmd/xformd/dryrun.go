@@ -166,7 +166,18 @@ func runDryrun(args []string, stdout, stderr io.Writer) int {
 	}
 	status := exitOK
 	for _, path := range captures {
+		// A pcap holds much besides INVITEs (OPTIONS pings, responses):
+		// they are counted and summed up once instead of a line each.
+		skipped := map[string]int{}
 		st, err := capture.ReadFile(path, os.Stdin, func(m *capture.Message) error {
+			if m.Err == nil && !m.IsInvite() && m.Transport != "" {
+				kind := m.Method
+				if kind == "" {
+					kind = "responses"
+				}
+				skipped[kind]++
+				return nil
+			}
 			if m.Err != nil {
 				status = exitBadCaptures
 				if *format == "json" {
@@ -202,6 +213,13 @@ func runDryrun(args []string, stdout, stderr io.Writer) int {
 			}
 			status = exitBadCaptures
 			continue
+		}
+		if len(skipped) > 0 {
+			var parts []string
+			for _, k := range replay.SortedKeys(skipped) {
+				parts = append(parts, fmt.Sprintf("%d %s", skipped[k], k))
+			}
+			fmt.Fprintf(stderr, "xformd dryrun: %s: %d INVITEs replayed; skipped %s\n", path, st.Invites, strings.Join(parts, ", "))
 		}
 		if st.Truncated > 0 {
 			fmt.Fprintf(stderr, "xformd dryrun: %s: %d packets were cut short by the capture's snap length; SIP in them cannot be read whole (capture with tcpdump -s 0)\n", path, st.Truncated)

@@ -269,8 +269,8 @@ func TestE2EDryrunPcap(t *testing.T) {
 					t.Errorf("record %d: now %v from %v, want the packet time", i, rec["now"], rec["now_source"])
 				}
 			}
-			if !strings.Contains(r.stderr, "OPTIONS is not an INVITE") {
-				t.Errorf("the skipped OPTIONS is not noted on stderr: %q", r.stderr)
+			if !strings.Contains(r.stderr, "3 INVITEs replayed; skipped 1 OPTIONS") {
+				t.Errorf("the skipped OPTIONS is not summed up on stderr: %q", r.stderr)
 			}
 		})
 		t.Run(filepath.Base(path)+"/text", func(t *testing.T) {
@@ -278,7 +278,10 @@ func TestE2EDryrunPcap(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d\n%s", r.code, r.stderr)
 			}
-			for _, want := range []string{"#2 skipped: OPTIONS is not an INVITE", "udp 192.0.2.10:5060 -> 203.0.113.5:5060", "tcp [2001:db8::1]:41000 -> [2001:db8::2]:5060", "disposition: reject 403 Forbidden"} {
+			if strings.Contains(r.stdout, "OPTIONS") || !strings.Contains(r.stderr, "skipped 1 OPTIONS") {
+				t.Errorf("the OPTIONS of a pcap must be summed up on stderr, not listed:\n%s\n%s", r.stdout, r.stderr)
+			}
+			for _, want := range []string{"== " + path + "#3 INVITE", "udp 192.0.2.10:5060 -> 203.0.113.5:5060", "tcp [2001:db8::1]:41000 -> [2001:db8::2]:5060", "disposition: reject 403 Forbidden"} {
 				if !strings.Contains(r.stdout, want) {
 					t.Errorf("output lacks %q\n%s", want, r.stdout)
 				}
