@@ -23,6 +23,8 @@
 #   UDP_BUF      (unset)                e.g. 4194304: UDP receive buffer for both systems
 #                                       (Kamailio maxbuffer; net.core.rmem_default for
 #                                       xformd, restored on exit); default: each as shipped
+#   NICE         (unset)                e.g. -10: run the systems and the load generator at
+#                                       this nice level, ahead of background compiles
 #   SMOKE        (unset)                1: one short low-rate run per system (for CI)
 #   OUT          /tmp/xformd-bench      work directory (PKI, logs, binaries, results)
 set -euo pipefail
@@ -55,6 +57,8 @@ X5U="http://$X5U_ADDR/shaken.pem"
 WANT='X-StirResult: TN-Validation-Passed-A'
 
 mkdir -p "$OUT/bin"
+prio=()
+[[ -z "${NICE:-}" ]] || prio=(nice -n "$NICE")
 PKI=$OUT/pki
 CACHE=$OUT/kamailio-cache
 RESULTS=$OUT/results.txt
@@ -128,7 +132,7 @@ declare -A pid_of target_of
 for sys in $SYSTEMS; do
 	case $sys in
 	xformd)
-		"$OUT/bin/xformd" serve "${xformd_flags[@]}" >"$OUT/xformd.log" 2>&1 &
+		"${prio[@]}" "$OUT/bin/xformd" serve "${xformd_flags[@]}" >"$OUT/xformd.log" 2>&1 &
 		pid_of[xformd]=$!
 		target_of[xformd]=$XFORMD_ADDR
 		;;
@@ -148,7 +152,7 @@ for sys in $SYSTEMS; do
 		fi
 		rm -rf "$CACHE-$sys"
 		mkdir -p "$CACHE-$sys"
-		kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -n "$KAM_CHILDREN" \
+		"${prio[@]}" kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -n "$KAM_CHILDREN" \
 			-A "LISTEN=udp:$addr" -A "CACHE_DIR=\"$CACHE-$sys\"" "${certopts[@]}" "${kam_buf[@]}" \
 			-P "$OUT/$sys.pid" >"$OUT/$sys.log" 2>&1 &
 		pid_of[$sys]=$!
@@ -182,10 +186,10 @@ done
 
 {
 	echo "# $(date -u +%FT%TZ) $(nproc) cores; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG UDP_BUF=${UDP_BUF:-default}"
+	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG UDP_BUF=${UDP_BUF:-default} NICE=${NICE:-0}"
 } >>"$RESULTS"
 
-printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %8s %7s\n' system rate calls/s failed p50_ms p90_ms p99_ms max_ms sut_cores lg_cores load1
+printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %9s %8s %7s\n' system rate calls/s failed p50_ms p90_ms p99_ms max_ms sut_cores us/call lg_cores load1
 declare -A fails best best_line best_note
 for sys in $SYSTEMS; do fails[$sys]=0; done
 for rate in $RATES; do
@@ -194,7 +198,7 @@ for rate in $RATES; do
 		load1=$(cut -d' ' -f1 /proc/loadavg)
 		t0=$(cpu_ticks "${pid_of[$sys]}")
 		s0=$(date +%s.%N)
-		line=$("$LG" -target "${target_of[$sys]}" -rate "$rate" -duration "$DURATION" -conns "$CONNS" \
+		line=$("${prio[@]}" "$LG" -target "${target_of[$sys]}" -rate "$rate" -duration "$DURATION" -conns "$CONNS" \
 			-key "$PKI/shaken-key.pem" -x5u "$X5U" -want-header "$WANT") || true
 		s1=$(date +%s.%N)
 		t1=$(cpu_ticks "${pid_of[$sys]}")
@@ -203,11 +207,12 @@ for rate in $RATES; do
 			exit 1
 		fi
 		cores=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v a="$s0" -v b="$s1" 'BEGIN{printf "%.2f", d/hz/(b-a)}')
-		echo "system=$sys sut_cores=$cores load1=$load1 $line" >>"$RESULTS"
+		percall=$(awk -v c="$cores" -v r="$(field "$line" calls_per_s)" 'BEGIN{if (r > 0) printf "%.0f", c*1e6/r; else print "-"}')
+		echo "system=$sys sut_cores=$cores sut_us_per_call=$percall load1=$load1 $line" >>"$RESULTS"
 		failed=$(field "$line" failed)
-		printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %8s %7s\n' "$sys" "$rate" "$(field "$line" calls_per_s)" "$failed" \
+		printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %9s %8s %7s\n' "$sys" "$rate" "$(field "$line" calls_per_s)" "$failed" \
 			"$(field "$line" p50_ms)" "$(field "$line" p90_ms)" "$(field "$line" p99_ms)" "$(field "$line" max_ms)" \
-			"$cores" "$(field "$line" loadgen_cpu)" "$load1"
+			"$cores" "$percall" "$(field "$line" loadgen_cpu)" "$load1"
 		if [[ "$failed" == 0 ]]; then
 			fails[$sys]=0
 			best[$sys]=$rate
@@ -224,7 +229,7 @@ if [[ -n "$CONFIRM" ]]; then
 	echo "confirmation runs of ${CONFIRM} at each system's best rate:"
 	for sys in $SYSTEMS; do
 		[[ -n "${best[$sys]:-}" ]] || continue
-		line=$("$LG" -target "${target_of[$sys]}" -rate "${best[$sys]}" -duration "$CONFIRM" -conns "$CONNS" \
+		line=$("${prio[@]}" "$LG" -target "${target_of[$sys]}" -rate "${best[$sys]}" -duration "$CONFIRM" -conns "$CONNS" \
 			-key "$PKI/shaken-key.pem" -x5u "$X5U" -want-header "$WANT") || true
 		echo "system=$sys confirm=$CONFIRM $line" >>"$RESULTS"
 		printf '%-15s %8s %10s %7s %8s %8s %8s %9s\n' "$sys" "${best[$sys]}" "$(field "$line" calls_per_s)" "$(field "$line" failed)" \
@@ -260,7 +265,7 @@ if [[ -n "$PROFILE_RATE" && -n "${pid_of[xformd]:-}" ]]; then
 		kill "${pid_of[xformd]}"
 		wait "${pid_of[xformd]}" 2>/dev/null || true
 		bin=$OUT/bin/pprofserve
-		"$bin" -pprof 127.0.0.1:6070 "${xformd_flags[@]}" >"$OUT/pprofserve.log" 2>&1 &
+		"${prio[@]}" "$bin" -pprof 127.0.0.1:6070 "${xformd_flags[@]}" >"$OUT/pprofserve.log" 2>&1 &
 		pid_of[xformd]=$!
 		pids+=("${pid_of[xformd]}")
 		pprof_url="http://127.0.0.1:6070/debug/pprof"
@@ -271,7 +276,7 @@ if [[ -n "$PROFILE_RATE" && -n "${pid_of[xformd]:-}" ]]; then
 	curl -sf -o "$prof" "$pprof_url/profile?seconds=$PROFILE_SECS" &
 	curl_pid=$!
 	sleep 0.5
-	"$LG" -target "$XFORMD_ADDR" -rate "$PROFILE_RATE" -duration "$((PROFILE_SECS - 1))s" -conns "$CONNS" \
+	"${prio[@]}" "$LG" -target "$XFORMD_ADDR" -rate "$PROFILE_RATE" -duration "$((PROFILE_SECS - 1))s" -conns "$CONNS" \
 		-key "$PKI/shaken-key.pem" -x5u "$X5U" -want-header "$WANT" | sed 's/^/profile run: /' | tee -a "$RESULTS" || true
 	if wait "$curl_pid"; then
 		go tool pprof -top -nodecount=40 "$bin" "$prof" >"$OUT/xformd-pprof-top.txt" 2>&1
