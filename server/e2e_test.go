@@ -357,16 +357,7 @@ func TestOverload(t *testing.T) {
 		c.Limits.MaxCalls = 1
 	})
 	caller := newClient(t, "caller")
-	first := make(chan *sip.Response, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		res, err := caller.Do(ctx, newInvite(t, stirtest.Invite{}, "udp", e.udp))
-		if err != nil {
-			t.Error(err)
-		}
-		first <- res
-	}()
+	first := doAsync(t, caller, newInvite(t, stirtest.Invite{}, "udp", e.udp))
 	recv(t, u.invites, "first INVITE")
 	res := do(t, caller, newInvite(t, stirtest.Invite{}, "udp", e.udp))
 	if res.StatusCode != 503 || header(res, "Retry-After") != "5" {
@@ -383,16 +374,7 @@ func TestGracefulShutdown(t *testing.T) {
 	u := newUAS(t, "udp", 500*time.Millisecond)
 	e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) { c.SIP.NextHop = "sip:" + u.addr })
 	caller := newClient(t, "caller")
-	first := make(chan *sip.Response, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		res, err := caller.Do(ctx, newInvite(t, stirtest.Invite{}, "udp", e.udp))
-		if err != nil {
-			t.Error(err)
-		}
-		first <- res
-	}()
+	first := doAsync(t, caller, newInvite(t, stirtest.Invite{}, "udp", e.udp))
 	recv(t, u.invites, "INVITE")
 	done := make(chan error, 1)
 	go func() {
@@ -418,4 +400,20 @@ func TestGracefulShutdown(t *testing.T) {
 	if n := len(readCDR(t, e.cdrPath)); n != 2 {
 		t.Errorf("%d CDR lines after shutdown, want 2", n)
 	}
+}
+
+// doAsync sends a request in the background; the channel gets its final
+// response (nil on error) within 5 s.
+func doAsync(t *testing.T, c *sipgo.Client, req *sip.Request) <-chan *sip.Response {
+	ch := make(chan *sip.Response, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		res, err := c.Do(ctx, req)
+		if err != nil {
+			t.Error(err)
+		}
+		ch <- res
+	}()
+	return ch
 }

@@ -208,7 +208,9 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 
 // Start opens every SIP listener and the admin server and starts serving.
 // It returns once all are bound, or the first error (after closing what it
-// opened).
+// opened). The first Start raises sipgo's package-wide UDP size limits
+// (sip.UDPMTUSize, sip.TransportBufferReadSize); a program that runs other
+// sipgo stacks in the same process should start the server first.
 func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("server: already started")
