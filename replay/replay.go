@@ -42,6 +42,9 @@ type Config struct {
 	// Now fixes the verification and signing time; zero means: the packet
 	// time, else the INVITE's Date header, else the current time.
 	Now time.Time
+	// NowLabel says where a fixed Now came from in reports; default
+	// "--now".
+	NowLabel string
 	// Timeout bounds one call's run (certificate fetches); default 5s.
 	Timeout time.Duration
 }
@@ -175,6 +178,9 @@ func (o *Outcome) Variables() map[string]string { return o.Call.SetVars() }
 func (e *Env) Clock(m *capture.Message) (time.Time, string) {
 	switch {
 	case !e.cfg.Now.IsZero():
+		if e.cfg.NowLabel != "" {
+			return e.cfg.Now, e.cfg.NowLabel
+		}
 		return e.cfg.Now, "--now"
 	case !m.Time.IsZero():
 		return m.Time, "packet time"

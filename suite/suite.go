@@ -344,7 +344,7 @@ func (f *File) config(s Settings) (replay.Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("now: %v", err)
 		}
-		cfg.Now = t
+		cfg.Now, cfg.NowLabel = t, "now in the suite"
 	}
 	cfg.TrustDir = f.resolve(s.Trust)
 	if len(s.X5U) > 0 {
