@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // cdrWriter writes one JSON line per INVITE. Each line is built in a
@@ -121,21 +123,32 @@ func (w *cdrWriter) Close() error {
 
 // cdr is one call detail record.
 type cdr struct {
-	CallID        string
-	Time          time.Time
-	Source        string
-	Transport     string
-	From, To      string
-	Direction     string
-	Disposition   string
-	Status        int
-	Target        string
+	CallID      string
+	Time        time.Time
+	Source      string
+	Transport   string
+	From, To    string
+	Direction   string
+	Disposition string
+	Status      int
+	Target      string
+	// targetURI, when set, is the Target not yet formatted: only a CDR or
+	// a log line needs the string.
+	targetURI     *sip.Uri
 	Verstat       string
 	Attest        string
 	OrigID        string
 	STIRErrorCode string
 	RulesVersion  uint64
 	Duration      time.Duration
+}
+
+// target returns the Target, formatting targetURI on first use.
+func (r *cdr) target() string {
+	if r.Target == "" && r.targetURI != nil {
+		r.Target = r.targetURI.String()
+	}
+	return r.Target
 }
 
 // appendJSON appends r as one JSON object and a newline.
@@ -159,7 +172,7 @@ func (r *cdr) appendJSON(b []byte) []byte {
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"target":`...)
-	b = appendJSONString(b, r.Target)
+	b = appendJSONString(b, r.target())
 	b = append(b, `,"stir_verstat":`...)
 	b = appendJSONString(b, r.Verstat)
 	b = append(b, `,"stir_attest":`...)

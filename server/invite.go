@@ -100,11 +100,7 @@ func (st *stack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			st.finish(&rec, call, &res, start)
 			return
 		}
-		target := d.Target
-		if target == "" {
-			target = work.Recipient.String()
-		}
-		resp = st.redirectResponse(req, work, target, &rec)
+		resp = st.redirectResponse(req, work, d.Target, &rec)
 	}
 	rec.Status = resp.StatusCode
 	if err := tx.Respond(resp); err != nil {
@@ -126,7 +122,7 @@ func (st *stack) finish(rec *cdr, call *engine.Call, res *engine.Result, start t
 			slog.String("direction", rec.Direction),
 			slog.String("disposition", rec.Disposition),
 			slog.Int("status", rec.Status),
-			slog.String("target", rec.Target),
+			slog.String("target", rec.target()),
 			slog.String("stir_verstat", rec.Verstat),
 			slog.String("stir_attest", rec.Attest),
 			slog.Uint64("rules_version", rec.RulesVersion),
@@ -224,8 +220,8 @@ func reasonValue(cause, text string) string {
 	return b.String()
 }
 
-// redirectResponse builds the 302 of redirect mode: Contact is target,
-// and the headers the rules set or added ride along for the upstream SBC
+// redirectResponse builds the 302 of redirect mode: Contact is target (the
+// rewritten Request-URI when target is ""), and the headers the rules set or added ride along for the upstream SBC
 // to copy into the call it places. A From whose display name or URI the
 // rules changed is given whole in X-Xformd-From, and its display name
 // also as the Contact's display name (the usual way redirect CNAM
@@ -233,17 +229,20 @@ func reasonValue(cause, text string) string {
 func (st *stack) redirectResponse(orig, work *sip.Request, target string, rec *cdr) *sip.Response {
 	resp := sip.NewResponseFromRequest(orig, sip.StatusMovedTemporarily, "Moved Temporarily", nil)
 	contact := &sip.ContactHeader{}
-	if err := sip.ParseUri(strings.Trim(strings.TrimSpace(target), "<>"), &contact.Address); err != nil {
+	if target == "" {
+		// work is ours alone: its Request-URI can be shared, not copied.
+		contact.Address = work.Recipient
+	} else if err := sip.ParseUri(strings.Trim(strings.TrimSpace(target), "<>"), &contact.Address); err != nil {
 		st.srv.log.Warn("redirect target is not a SIP URI; using the Request-URI", "call_id", rec.CallID, "target", target, "error", err)
-		contact.Address = *work.Recipient.Clone()
+		contact.Address = work.Recipient
 	}
-	rec.Target = contact.Address.String()
+	rec.targetURI = &contact.Address
 	of, nf := orig.From(), work.From()
-	if of != nil && nf != nil && (of.DisplayName != nf.DisplayName || of.Address.String() != nf.Address.String()) {
+	if of != nil && nf != nil && (of.DisplayName != nf.DisplayName || !sameURI(&of.Address, &nf.Address)) {
 		contact.DisplayName = nf.DisplayName
 		resp.AppendHeader(sip.NewHeader(hdrNewFrom, nameAddr(nf.DisplayName, &nf.Address)))
 	}
-	if ot, nt := orig.To(), work.To(); ot != nil && nt != nil && (ot.DisplayName != nt.DisplayName || ot.Address.String() != nt.Address.String()) {
+	if ot, nt := orig.To(), work.To(); ot != nil && nt != nil && (ot.DisplayName != nt.DisplayName || !sameURI(&ot.Address, &nt.Address)) {
 		resp.AppendHeader(sip.NewHeader(hdrNewTo, nameAddr(nt.DisplayName, &nt.Address)))
 	}
 	resp.AppendHeader(contact)
@@ -251,11 +250,37 @@ func (st *stack) redirectResponse(orig, work *sip.Request, target string, rec *c
 	return resp
 }
 
-func nameAddr(display string, u *sip.Uri) string {
-	if display == "" {
-		return "<" + u.String() + ">"
+// sameURI compares two URIs field by field, without formatting them.
+func sameURI(a, b *sip.Uri) bool {
+	return a.Scheme == b.Scheme && a.User == b.User && a.Password == b.Password && a.Host == b.Host &&
+		a.Port == b.Port && a.Wildcard == b.Wildcard && a.Raw() == b.Raw() &&
+		sameParams(a.UriParams, b.UriParams) && sameParams(a.Headers, b.Headers)
+}
+
+func sameParams(a, b sip.HeaderParams) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return `"` + display + `" <` + u.String() + ">"
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func nameAddr(display string, u *sip.Uri) string {
+	var b strings.Builder
+	b.Grow(len(display) + len(u.User) + len(u.Host) + 24)
+	if display != "" {
+		b.WriteByte('"')
+		b.WriteString(display)
+		b.WriteString(`" `)
+	}
+	b.WriteByte('<')
+	u.StringWrite(&b)
+	b.WriteByte('>')
+	return b.String()
 }
 
 // structural headers belong to the transaction or the hop, never to what
