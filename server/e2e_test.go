@@ -231,6 +231,15 @@ func TestMalformedInput(t *testing.T) {
 			t.Fatalf("%s after junk: %d %q", tp, res.StatusCode, header(res, "X-StirResult"))
 		}
 	}
+	// Junk is logged, but cut: no 60 KB log lines.
+	if !strings.Contains(e.logs.String(), "(60000 bytes)") {
+		t.Errorf("the 60 KB datagram was not logged, cut:\n%.2000s", e.logs.String())
+	}
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if len(line) > 2000 {
+			t.Errorf("log line of %d bytes: %.200s", len(line), line)
+		}
+	}
 }
 
 // Proxy mode: the rewritten INVITE reaches the next hop with our Via,

@@ -511,12 +511,39 @@ func (st *stack) directionOf(src netip.AddrPort) rules.Direction {
 	return rules.Inbound
 }
 
-// levelFloor is a slog handler that drops records below min: sipgo logs
-// every transaction at debug level, which would drown the rule traces of
-// `log.level: debug`.
+// levelFloor is the handler of sipgo's logs. It drops records below min:
+// sipgo logs every transaction at debug level, which would drown the rule
+// traces of `log.level: debug`. And it cuts long string values: sipgo logs
+// an unparsable datagram whole, so a flood of 60 KB junk datagrams would
+// otherwise become a flood of 60 KB log lines.
 type levelFloor struct {
 	slog.Handler
 	min slog.Level
+}
+
+// maxLogValue bounds one string value in sipgo's log records.
+const maxLogValue = 256
+
+// Handle passes the record on with long string values cut.
+func (f levelFloor) Handle(ctx context.Context, r slog.Record) error {
+	long := false
+	r.Attrs(func(a slog.Attr) bool {
+		long = a.Value.Kind() == slog.KindString && len(a.Value.String()) > maxLogValue
+		return !long
+	})
+	if !long {
+		return f.Handler.Handle(ctx, r)
+	}
+	nr := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Value.Kind() == slog.KindString && len(a.Value.String()) > maxLogValue {
+			v := a.Value.String()
+			a = slog.String(a.Key, v[:maxLogValue]+"... ("+strconv.Itoa(len(v))+" bytes)")
+		}
+		nr.AddAttrs(a)
+		return true
+	})
+	return f.Handler.Handle(ctx, nr)
 }
 
 // Enabled reports whether a record at l is kept.
