@@ -246,10 +246,20 @@ func TestMalformedInput(t *testing.T) {
 // Record-Route and a decremented Max-Forwards; the 200 comes back with the
 // caller's own From; ACK and BYE are routed through us.
 func TestProxyCall(t *testing.T) {
+	// The CarrierX rules plus E.164 rewrites of From, To and Request-URI.
+	carrierx, err := os.ReadFile(carrierxRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesFile := filepath.Join(t.TempDir(), "rules.json")
+	writeFile(t, rulesFile, strings.Replace(string(carrierx), "\n]}", `,
+  {"action": "rewrite_from", "operands": ["^1", "+1"]},
+  {"action": "rewrite_to", "operands": ["^1", "+1"]}
+]}`, 1))
 	for _, tp := range transports {
 		t.Run(tp, func(t *testing.T) {
 			u := newUAS(t, tp, 0)
-			e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) {
+			e := newEnv(t, config.Proxy, rulesFile, func(c *config.Config) {
 				c.SIP.NextHop = "sip:" + u.addr + ";transport=" + tp
 			})
 			caller := newClient(t, "caller")
@@ -271,6 +281,9 @@ func TestProxyCall(t *testing.T) {
 			if v := header(got, "X-StirResult"); v != "TN-Validation-Passed-A" {
 				t.Errorf("next hop X-StirResult = %q", v)
 			}
+			if got.From().Address.User != "+12155551212" || got.To().Address.User != "+12155550000" || got.Recipient.User != "+12155550000" {
+				t.Errorf("next hop From %q To %q R-URI %q, want the +1 rewrites", got.From().Address.User, got.To().Address.User, got.Recipient.User)
+			}
 			vias := got.GetHeaders("Via")
 			if len(vias) != 2 {
 				t.Fatalf("next hop got %d Vias, want 2", len(vias))
@@ -288,8 +301,11 @@ func TestProxyCall(t *testing.T) {
 			if res.StatusCode != 200 {
 				t.Fatalf("caller got %d", res.StatusCode)
 			}
-			if res.From().DisplayName != "Alice" {
-				t.Errorf("200 From display = %q, want the caller's own Alice", res.From().DisplayName)
+			if res.From().DisplayName != "Alice" || res.From().Address.User != "12155551212" || res.To().Address.User != "12155550000" {
+				t.Errorf("200 From %q To %q, want the caller's own", res.From().Value(), res.To().Value())
+			}
+			if tag, _ := res.To().Params.Get("tag"); tag == "" {
+				t.Errorf("200 To has no tag")
 			}
 			if len(res.GetHeaders("Via")) != 1 {
 				t.Errorf("200 has %d Vias, want 1", len(res.GetHeaders("Via")))
