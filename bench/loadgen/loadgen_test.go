@@ -429,3 +429,21 @@ func TestParseSnmpUDP(t *testing.T) {
 		t.Error("impossible counter")
 	}
 }
+
+func TestTokenPoolKeepsFresh(t *testing.T) {
+	pool := testPool(t) // 7 pairs
+	first := pool.valid(3)
+	start := pool.oldest()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); pool.keepFresh(ctx, 70*time.Millisecond) }()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+	if !pool.oldest().After(start) {
+		t.Errorf("oldest iat %v not after the initial %v: not every pair was re-signed", pool.oldest(), start)
+	}
+	if pool.valid(3) == first {
+		t.Error("pair 3 still has its first token")
+	}
+}
