@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -441,4 +442,25 @@ func doAsync(t *testing.T, c *sipgo.Client, req *sip.Request) <-chan *sip.Respon
 		ch <- res
 	}()
 	return ch
+}
+
+// Answered UDP transactions are released at the ACK, not kept for T4
+// (5 s) with a parked goroutine each: after 400 calls the process is back
+// near its starting number of goroutines at once.
+func TestUDPTransactionsReleasedAtACK(t *testing.T) {
+	e := newEnv(t, config.Redirect, carrierxRules, nil)
+	caller := newClient(t, "caller")
+	do(t, caller, newInvite(t, stirtest.Invite{}, "udp", e.udp))
+	time.Sleep(50 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	for i := 0; i < 400; i++ {
+		do(t, caller, newInvite(t, stirtest.Invite{}, "udp", e.udp))
+	}
+	deadline := time.Now().Add(time.Second)
+	for runtime.NumGoroutine() > base+50 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after 400 calls (%d before): transactions are kept", runtime.NumGoroutine(), base)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

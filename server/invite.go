@@ -33,18 +33,37 @@ func (st *stack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		st.onInDialog(req, tx)
 		return
 	}
+	if final := st.handleInvite(req, tx); final >= 300 && !sip.IsReliable(req.Transport()) {
+		// Over UDP sipgo keeps an answered transaction for T4 (5 s) after
+		// the ACK, to absorb ACK retransmissions, with a goroutine parked
+		// per ACK: at thousands of calls a second that is tens of
+		// thousands of transactions and hundreds of MB. Taking the ACK
+		// here and ending the transaction frees it at once; a
+		// retransmitted ACK then matches nothing and is dropped by onAck.
+		select {
+		case <-tx.Acks():
+			tx.Terminate()
+		case <-tx.Done():
+		}
+	}
+}
+
+// handleInvite does the work of onInvite and returns the final status
+// sent (0 when none was).
+func (st *stack) handleInvite(req *sip.Request, tx sip.ServerTransaction) int {
+	s := st.srv
 	start := time.Now()
 	rec := cdr{Time: start}
 	fillCDRFromRequest(&rec, req)
 	if s.draining.Load() {
 		st.overloaded(req, tx, &rec, start)
-		return
+		return sip.StatusServiceUnavailable
 	}
 	n := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	if n > int64(s.cfg.Limits.MaxCalls) {
 		st.overloaded(req, tx, &rec, start)
-		return
+		return sip.StatusServiceUnavailable
 	}
 
 	rs := s.rules.Load()
@@ -98,15 +117,18 @@ func (st *stack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 				rec.Disposition = dispError
 			}
 			st.finish(&rec, call, &res, start)
-			return
+			// The proxied transaction ends with the callee's answer.
+			return 0
 		}
 		resp = st.redirectResponse(req, work, d.Target, &rec)
 	}
 	rec.Status = resp.StatusCode
 	if err := tx.Respond(resp); err != nil {
 		s.log.Warn("cannot send response", "call_id", rec.CallID, "status", resp.StatusCode, "error", err)
+		rec.Status = 0
 	}
 	st.finish(&rec, call, &res, start)
+	return rec.Status
 }
 
 // finish records one INVITE: metrics, the CDR line and the call log line
