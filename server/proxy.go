@@ -206,13 +206,17 @@ func (st *stack) nextHop(work *sip.Request, routeTarget string) (hop, error) {
 	if err != nil {
 		return h, err
 	}
-	// RFC 3261 section 18.1.1: a request near or over the path MTU goes
-	// over a congestion-controlled transport.
-	if th := st.srv.cfg.SIP.UDPTCPThreshold; h.transport == "udp" && th > 0 && messageSize(work)+200 > th {
+	// RFC 3261 section 18.1.1: a request larger than 1300 bytes (path MTU
+	// unknown) goes over a congestion-controlled transport. Our Via and
+	// Record-Route are not added yet: count them.
+	if th := st.srv.cfg.SIP.UDPTCPThreshold; h.transport == "udp" && th > 0 && messageSize(work)+viaRRSize > th {
 		h.transport = "tcp"
 	}
 	return h, nil
 }
+
+// viaRRSize is about what our Via and Record-Route add to a request.
+const viaRRSize = 150
 
 // messageSize is the wire size of a request.
 func messageSize(r *sip.Request) int {
