@@ -362,6 +362,7 @@ func TestProxyLargeRequestFallsBackToTCP(t *testing.T) {
 	u := newUAS(t, "tcp", 0)
 	e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) {
 		c.SIP.NextHop = "sip:" + u.addr // UDP by default, nobody listens there
+		c.SIP.UDPTCPThreshold = 1300
 	})
 	caller := newClient(t, "caller")
 	pad := strings.Repeat("x", 1500)
@@ -462,5 +463,22 @@ func TestUDPTransactionsReleasedAtACK(t *testing.T) {
 			t.Fatalf("%d goroutines after 400 calls (%d before): transactions are kept", runtime.NumGoroutine(), base)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// By default a large INVITE is forwarded over UDP (fragmented by IP), not
+// refused by sipgo's 1300-byte limit.
+func TestProxyLargeRequestOverUDP(t *testing.T) {
+	u := newUAS(t, "udp", 0)
+	e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) { c.SIP.NextHop = "sip:" + u.addr })
+	caller := newClient(t, "caller")
+	pad := strings.Repeat("x", 3000)
+	res := do(t, caller, newInvite(t, stirtest.Invite{Extra: []string{"X-Pad: " + pad}}, "udp", e.udp))
+	if res.StatusCode != 200 {
+		t.Fatalf("got %d", res.StatusCode)
+	}
+	got := recv(t, u.invites, "INVITE")
+	if got.Via().Transport != "UDP" || header(got, "X-Pad") != pad {
+		t.Fatalf("forwarded over %s, X-Pad %d bytes", got.Via().Transport, len(header(got, "X-Pad")))
 	}
 }
