@@ -36,7 +36,10 @@ type Flags struct {
 // multi is a repeatable string flag.
 type multi []string
 
-func (m *multi) String() string     { return strings.Join(*m, ",") }
+// String joins the values, for flag's usage output.
+func (m *multi) String() string { return strings.Join(*m, ",") }
+
+// Set appends one occurrence of the flag.
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 // Register adds the flags to fs.

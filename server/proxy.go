@@ -182,6 +182,7 @@ type hop struct {
 	transport string // udp, tcp, tls
 }
 
+// String formats the hop as transport:host:port, for logs and CDRs.
 func (h hop) String() string {
 	return h.transport + ":" + net.JoinHostPort(h.host, strconv.Itoa(h.port))
 }
@@ -227,6 +228,7 @@ func messageSize(r *sip.Request) int {
 
 type countWriter int
 
+// WriteString counts s.
 func (c *countWriter) WriteString(s string) (int, error) {
 	*c += countWriter(len(s))
 	return len(s), nil
