@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/xformd/xformd/config"
@@ -56,6 +57,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		stdout.Write(out)
 		return 0
+	}
+
+	// The daemon's live heap is small (rules, certificate cache, calls in
+	// progress) and its garbage is per call: collecting at 4x the live heap
+	// instead of 2x halves the GC's share of the CPU for a few MB. GOGC in
+	// the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(300)
 	}
 
 	// Signals are subscribed before anything starts, so that none is lost.
