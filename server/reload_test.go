@@ -56,6 +56,10 @@ func TestReloadUnderLoad(t *testing.T) {
 	var seenMu sync.Mutex
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	stopCallers := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	// Registered after newEnv's, so it runs first: callers stop before the
+	// daemon does, on success and on failure alike.
+	t.Cleanup(stopCallers)
 	for w := 0; w < 4; w++ {
 		tp := transports[w%2]
 		caller := newClient(t, fmt.Sprintf("caller%d", w))
@@ -115,9 +119,13 @@ func TestReloadUnderLoad(t *testing.T) {
 		return st
 	}
 	waitCalls := func(n int64) {
+		t.Helper()
 		target := calls.Load() + n
-		deadline := time.Now().Add(5 * time.Second)
-		for calls.Load() < target && time.Now().Before(deadline) {
+		deadline := time.Now().Add(10 * time.Second)
+		for calls.Load() < target {
+			if time.Now().After(deadline) {
+				t.Fatalf("calls stalled: %d of %d", calls.Load(), target)
+			}
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -164,16 +172,12 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 		waitCalls(30)
 	}
-	close(stop)
-	wg.Wait()
+	stopCallers()
 
 	if n := failures.Load(); n > 0 {
 		var msgs []string
 		failMsgs.Range(func(k, _ any) bool { msgs = append(msgs, k.(string)); return true })
 		t.Fatalf("%d of %d calls failed: %v", n, calls.Load(), msgs)
-	}
-	if calls.Load() < 300 {
-		t.Errorf("only %d calls during the reloads", calls.Load())
 	}
 	for g := 0; g <= gen; g++ {
 		if c := seen[strconv.Itoa(g)]; c == nil || c.Load() == 0 {
