@@ -158,3 +158,22 @@ func TestDirectionsPrefixes(t *testing.T) {
 		t.Errorf("prefixes %v", p)
 	}
 }
+
+func TestParseListener(t *testing.T) {
+	for in, want := range map[string]string{
+		"udp:127.0.0.1:5060": "udp:127.0.0.1:5060",
+		"TCP:[::1]:5061":     "tcp:[::1]:5061",
+		"tls:0.0.0.0:5061":   "tls:0.0.0.0:5061",
+		"udp::5060":          "udp::5060",
+	} {
+		l, err := ParseListener(in)
+		if err != nil || l.String() != want {
+			t.Errorf("%s: %v %v, want %s", in, l, err, want)
+		}
+	}
+	for _, bad := range []string{"udp", "udp:127.0.0.1", "udp:127.0.0.1:99999", "ws:127.0.0.1:80", "udp:host.example:5060", "udp:127.0.0.1:-1"} {
+		if _, err := ParseListener(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
