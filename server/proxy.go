@@ -316,11 +316,13 @@ func (st *stack) relayStateless(orig *sip.Request, down *sip.Response) {
 	}
 }
 
-// unhandledResponse gets responses that match no client transaction. Those
-// with our Via on top are sent on to the next Via statelessly.
+// unhandledResponse gets responses that match no client transaction. A
+// 2xx with our Via on top (a callee's retransmission after the transaction
+// ended) is sent on to the next Via statelessly (RFC 6026); anything else
+// belongs to a transaction we already finished and is dropped.
 func (st *stack) unhandledResponse(r *sip.Response) {
 	via := r.Via()
-	if via == nil {
+	if via == nil || !r.IsSuccess() {
 		return
 	}
 	if b, _ := via.Params.Get("branch"); !strings.HasPrefix(b, branchPrefix) {
