@@ -482,3 +482,36 @@ func TestProxyLargeRequestOverUDP(t *testing.T) {
 		t.Fatalf("forwarded over %s, X-Pad %d bytes", got.Via().Transport, len(header(got, "X-Pad")))
 	}
 }
+
+// A next hop that does not answer within proxy_timeout: the caller gets
+// 408, the CDR says so, and the daemon is free again.
+func TestProxyNextHopTimeout(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0") // a black hole
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) {
+		c.SIP.NextHop = "sip:" + pc.LocalAddr().String()
+		c.SIP.ProxyTimeout = 300 * time.Millisecond
+	})
+	caller := newClient(t, "caller")
+	start := time.Now()
+	res := do(t, caller, newInvite(t, stirtest.Invite{}, "tcp", e.tcp))
+	if res.StatusCode != 408 {
+		t.Fatalf("got %d, want 408", res.StatusCode)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	waitIdle(ctx, t, e.srv)
+	if l := readCDR(t, e.cdrPath); len(l) != 1 || l[0]["status"] != float64(408) {
+		t.Errorf("CDR %v", l)
+	}
+	_, metrics := httpDo(t, "GET", "http://"+e.admin+"/metrics")
+	if !strings.Contains(metrics, `xformd_proxy_errors_total{kind="timeout"} 1`) {
+		t.Errorf("no proxy timeout in metrics")
+	}
+}
