@@ -50,7 +50,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *printConfig {
-		out, err := cfg.Marshal()
+		shown := *cfg
+		if shown.Admin.Token != "" {
+			shown.Admin.Token = "(redacted)"
+		}
+		out, err := shown.Marshal()
 		if err != nil {
 			fmt.Fprintf(stderr, "xformd serve: %v\n", err)
 			return 1

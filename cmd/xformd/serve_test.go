@@ -55,8 +55,11 @@ func TestServeInvalidConfig(t *testing.T) {
 
 func TestServePrintConfig(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"serve", "--mode", "proxy", "--next-hop", "sip:10.0.0.1", "--print-config"}, &out, &errb); code != 0 {
+	if code := run([]string{"serve", "--mode", "proxy", "--next-hop", "sip:10.0.0.1", "--admin-token", "s3cret", "--print-config"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if strings.Contains(out.String(), "s3cret") {
+		t.Errorf("--print-config shows the admin token")
 	}
 	if !strings.Contains(out.String(), "mode: proxy") || !strings.Contains(out.String(), "next_hop: sip:10.0.0.1") {
 		t.Errorf("--print-config:\n%s", out.String())
