@@ -174,6 +174,39 @@ type File struct {
 	path string
 }
 
+// Find expands suite arguments: a file is itself; a directory is every
+// file named tests.yaml or *.tests.yaml below it, in lexical order. A
+// directory holding none is an error, so that a mistyped path cannot make CI
+// pass by testing nothing.
+func Find(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			out = append(out, p) // Load reports a missing file
+			continue
+		}
+		n := len(out)
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			name := d.Name()
+			if !d.IsDir() && (name == "tests.yaml" || strings.HasSuffix(name, ".tests.yaml")) {
+				out = append(out, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("%s: no suite files (tests.yaml or *.tests.yaml) in this directory", p)
+		}
+	}
+	return out, nil
+}
+
 // Load reads and parses a suite file. Unknown keys are errors, so that a
 // misspelt expectation cannot silently check nothing.
 func Load(path string) (*File, error) {

@@ -214,3 +214,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"a/tests.yaml", "b/c/x.tests.yaml", "b/other.yaml", "empty/.keep"} {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Find([]string{dir, "single.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "a", "tests.yaml"), filepath.Join(dir, "b", "c", "x.tests.yaml"), "single.yaml"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Find = %q, want %q", got, want)
+	}
+	if _, err := Find([]string{filepath.Join(dir, "empty")}); err == nil || !strings.Contains(err.Error(), "no suite files") {
+		t.Errorf("empty directory: %v", err)
+	}
+}

@@ -343,6 +343,8 @@ func TestE2EExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"test: examples pass", []string{"test", ex + "carrierx-stir/tests.yaml", ex + "attestation-routing/tests.yaml", ex + "outbound-attestation/tests.yaml", ex + "header-hygiene/tests.yaml"}, 0, " passed, 0 failed", ""},
 		{"test: no suites", []string{"test"}, 2, "", "usage: xformd test"},
+		{"test: a directory", []string{"test", ex}, 0, " passed, 0 failed", ""},
+		{"test: a directory without suites", []string{"test", dir}, 2, "", "no suite files"},
 		{"test: missing suite", []string{"test", filepath.Join(dir, "none.yaml")}, 1, "0 passed, 1 failed", ""},
 		{"schema", []string{"schema"}, 0, `"$schema": "https://json-schema.org/draft/2020-12/schema"`, ""},
 	}

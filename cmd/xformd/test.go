@@ -20,9 +20,10 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "also list passing cases, and show the dry run of failing ones")
 	run := fs.String("run", "", "run only the cases whose name matches this regular expression")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xformd test [-v] [-run REGEX] SUITE.yaml...")
+		fmt.Fprintln(stderr, "usage: xformd test [-v] [-run REGEX] SUITE.yaml|DIR...")
 		fmt.Fprintln(stderr, "\nRuns rule test suites: each case replays an INVITE through a rule file and checks the")
-		fmt.Fprintln(stderr, "disposition, variables, headers, display name and Request-URI. See docs/operators.md.")
+		fmt.Fprintln(stderr, "disposition, variables, headers, display name and Request-URI. A directory stands for")
+		fmt.Fprintln(stderr, "every tests.yaml and *.tests.yaml below it. See docs/operators.md.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -45,6 +46,11 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		opts.Run = re
+	}
+	files, err = suite.Find(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "xformd test: %v\n", err)
+		return exitUsage
 	}
 	runner := suite.NewRunner()
 	defer runner.Close()
