@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -513,5 +514,22 @@ func TestProxyNextHopTimeout(t *testing.T) {
 	_, metrics := httpDo(t, "GET", "http://"+e.admin+"/metrics")
 	if !strings.Contains(metrics, `xformd_proxy_errors_total{kind="timeout"} 1`) {
 		t.Errorf("no proxy timeout in metrics")
+	}
+}
+
+// Several readers on one UDP port (SO_REUSEPORT) answer like one; with the
+// default of one reader the port is bound exclusively.
+func TestUDPReaders(t *testing.T) {
+	e := newEnv(t, config.Redirect, carrierxRules, func(c *config.Config) { c.SIP.UDPReaders = 3 })
+	for i := 0; i < 6; i++ {
+		caller := newClient(t, fmt.Sprintf("caller%d", i)) // each its own source port
+		if res := do(t, caller, newInvite(t, stirtest.Invite{}, "udp", e.udp)); res.StatusCode != 302 {
+			t.Fatalf("reader test call %d: %d", i, res.StatusCode)
+		}
+	}
+	single := newEnv(t, config.Redirect, carrierxRules, nil)
+	if pc, err := net.ListenPacket("udp", single.udp); err == nil {
+		pc.Close()
+		t.Errorf("a second socket could bind %s beside a single reader", single.udp)
 	}
 }
