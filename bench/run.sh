@@ -13,7 +13,7 @@
 #   RATES        "1000 2000 ... 10000"  offered INVITE rates, ascending
 #   DURATION     10s                    length of each load run
 #   CONNS        4                      loadgen UDP sockets
-#   KAM_CHILDREN 4                      Kamailio UDP worker processes
+#   KAM_CHILDREN 8                      Kamailio UDP worker processes (8 did best of 4/8/16)
 #   XFORMD_LOG   warn                   xformd --log-level during the runs
 #   STOP_AFTER   2                      drop a system after this many failing rates in a row
 #   PAUSE        2                      seconds of rest between runs
@@ -35,7 +35,7 @@ SYSTEMS=${SYSTEMS:-"xformd kamailio"}
 RATES=${RATES:-"1000 2000 3000 4000 5000 6000 7000 8000 9000 10000"}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-4}
-KAM_CHILDREN=${KAM_CHILDREN:-4}
+KAM_CHILDREN=${KAM_CHILDREN:-8}
 XFORMD_LOG=${XFORMD_LOG:-warn}
 STOP_AFTER=${STOP_AFTER:-2}
 PAUSE=${PAUSE:-2}
