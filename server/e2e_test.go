@@ -357,26 +357,6 @@ func TestProxyReject(t *testing.T) {
 	}
 }
 
-// An INVITE too large for UDP goes to the next hop over TCP (RFC 3261
-// section 18.1.1) instead of being refused.
-func TestProxyLargeRequestFallsBackToTCP(t *testing.T) {
-	u := newUAS(t, "tcp", 0)
-	e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) {
-		c.SIP.NextHop = "sip:" + u.addr // UDP by default, nobody listens there
-		c.SIP.UDPTCPThreshold = 1300
-	})
-	caller := newClient(t, "caller")
-	pad := strings.Repeat("x", 1500)
-	res := do(t, caller, newInvite(t, stirtest.Invite{Extra: []string{"X-Pad: " + pad}}, "udp", e.udp))
-	if res.StatusCode != 200 {
-		t.Fatalf("got %d", res.StatusCode)
-	}
-	got := recv(t, u.invites, "INVITE")
-	if got.Via().Transport != "TCP" || header(got, "X-Pad") != pad {
-		t.Fatalf("forwarded over %s", got.Via().Transport)
-	}
-}
-
 // Beyond max_calls in progress, INVITEs get 503 with Retry-After.
 func TestOverload(t *testing.T) {
 	u := newUAS(t, "udp", 700*time.Millisecond)
@@ -467,20 +447,32 @@ func TestUDPTransactionsReleasedAtACK(t *testing.T) {
 	}
 }
 
-// By default a large INVITE is forwarded over UDP (fragmented by IP), not
-// refused by sipgo's 1300-byte limit.
-func TestProxyLargeRequestOverUDP(t *testing.T) {
-	u := newUAS(t, "udp", 0)
-	e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) { c.SIP.NextHop = "sip:" + u.addr })
-	caller := newClient(t, "caller")
-	pad := strings.Repeat("x", 3000)
-	res := do(t, caller, newInvite(t, stirtest.Invite{Extra: []string{"X-Pad: " + pad}}, "udp", e.udp))
-	if res.StatusCode != 200 {
-		t.Fatalf("got %d", res.StatusCode)
-	}
-	got := recv(t, u.invites, "INVITE")
-	if got.Via().Transport != "UDP" || header(got, "X-Pad") != pad {
-		t.Fatalf("forwarded over %s, X-Pad %d bytes", got.Via().Transport, len(header(got, "X-Pad")))
+// A large INVITE (over sipgo's 1300-byte UDP limit) is forwarded, not
+// refused: over UDP by default, over TCP with udp_tcp_threshold set (RFC
+// 3261 section 18.1.1).
+func TestProxyLargeRequest(t *testing.T) {
+	for _, tc := range []struct {
+		threshold int
+		uas, via  string
+	}{
+		{0, "udp", "UDP"},
+		{1300, "tcp", "TCP"}, // the next hop URI says UDP; nobody listens there
+	} {
+		u := newUAS(t, tc.uas, 0)
+		e := newEnv(t, config.Proxy, carrierxRules, func(c *config.Config) {
+			c.SIP.NextHop = "sip:" + u.addr
+			c.SIP.UDPTCPThreshold = tc.threshold
+		})
+		caller := newClient(t, "caller")
+		pad := strings.Repeat("x", 3000)
+		res := do(t, caller, newInvite(t, stirtest.Invite{Extra: []string{"X-Pad: " + pad}}, "udp", e.udp))
+		if res.StatusCode != 200 {
+			t.Fatalf("threshold %d: got %d", tc.threshold, res.StatusCode)
+		}
+		got := recv(t, u.invites, "INVITE")
+		if got.Via().Transport != tc.via || header(got, "X-Pad") != pad {
+			t.Fatalf("threshold %d: forwarded over %s, X-Pad %d bytes", tc.threshold, got.Via().Transport, len(header(got, "X-Pad")))
+		}
 	}
 }
 
