@@ -14,9 +14,9 @@ func rewriteFromSpec() engine.Spec {
 		Operands:    []string{"pattern", "replacement"},
 		MinOperands: 2, MaxOperands: 2,
 		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
-			return buildURIRewrite(b, ops, "From user", func(r *sip.Request) []*sip.Uri {
+			return buildURIRewrite(b, ops, func(r *sip.Request) []namedURI {
 				if f := r.From(); f != nil {
-					return []*sip.Uri{&f.Address}
+					return []namedURI{{"From user", &f.Address}}
 				}
 				return nil
 			})
@@ -24,15 +24,20 @@ func rewriteFromSpec() engine.Spec {
 	}
 }
 
-// uriRewrite rewrites the user part of one or more URIs of the request.
-type uriRewrite struct {
-	what string
-	pat  *engine.Pattern
-	repl *engine.Replacement
-	uris func(*sip.Request) []*sip.Uri
+// namedURI is a URI of the request with the name traces give it.
+type namedURI struct {
+	name string
+	uri  *sip.Uri
 }
 
-func buildURIRewrite(b *engine.Builder, ops []rules.Value, what string, uris func(*sip.Request) []*sip.Uri) (engine.Action, error) {
+// uriRewrite rewrites the user part of one or more URIs of the request.
+type uriRewrite struct {
+	pat  *engine.Pattern
+	repl *engine.Replacement
+	uris func(*sip.Request) []namedURI
+}
+
+func buildURIRewrite(b *engine.Builder, ops []rules.Value, uris func(*sip.Request) []namedURI) (engine.Action, error) {
 	pat, err := b.Pattern(ops[0])
 	if err != nil {
 		return nil, err
@@ -41,27 +46,28 @@ func buildURIRewrite(b *engine.Builder, ops []rules.Value, what string, uris fun
 	if err != nil {
 		return nil, err
 	}
-	return &uriRewrite{what: what, pat: pat, repl: repl, uris: uris}, nil
+	return &uriRewrite{pat: pat, repl: repl, uris: uris}, nil
 }
 
 func (a *uriRewrite) Run(c *engine.Call) engine.Outcome {
 	us := a.uris(c.Request)
 	if len(us) == 0 {
-		return engine.Fail("request has no %s to rewrite", a.what)
+		return engine.Fail("request has no From header to rewrite")
 	}
 	changed := false
-	for _, u := range us {
+	for _, nu := range us {
+		u := nu.uri
 		old := sipmsg.URIUser(u)
-		nu, ok := a.pat.ReplaceFirst(c, old, a.repl)
+		repl, ok := a.pat.ReplaceFirst(c, old, a.repl)
 		if !ok {
 			continue
 		}
-		if err := sipmsg.SetURIUser(u, nu); err != nil {
-			return engine.Fail("%s rewrite: %v", a.what, err)
+		if err := sipmsg.SetURIUser(u, repl); err != nil {
+			return engine.Fail("%s rewrite: %v", nu.name, err)
 		}
 		changed = true
 		if c.Tracing {
-			c.Notef("%s %q -> %q", a.what, old, nu)
+			c.Notef("%s %q -> %q", nu.name, old, repl)
 		}
 	}
 	if !changed {

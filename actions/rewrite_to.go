@@ -13,12 +13,11 @@ func rewriteToSpec() engine.Spec {
 		Operands:    []string{"pattern", "replacement"},
 		MinOperands: 2, MaxOperands: 2,
 		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
-			return buildURIRewrite(b, ops, "To/Request-URI user", func(r *sip.Request) []*sip.Uri {
-				out := make([]*sip.Uri, 0, 2)
+			return buildURIRewrite(b, ops, func(r *sip.Request) []namedURI {
 				if t := r.To(); t != nil {
-					out = append(out, &t.Address)
+					return []namedURI{{"To user", &t.Address}, {"Request-URI user", &r.Recipient}}
 				}
-				return append(out, &r.Recipient)
+				return []namedURI{{"Request-URI user", &r.Recipient}}
 			})
 		},
 	}
