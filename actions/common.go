@@ -4,6 +4,7 @@ import (
 	"github.com/xformd/xformd/engine"
 	"github.com/xformd/xformd/rules"
 	"github.com/xformd/xformd/sipmsg"
+	"github.com/xformd/xformd/templates"
 )
 
 // headerName validates a header-name operand: literal (no variables), an
@@ -25,4 +26,24 @@ func headerName(b *engine.Builder, v rules.Value) (string, error) {
 		return "", b.Errorf(v, "header %s is protected: changing it would break the SIP transaction", sipmsg.DisplayName(v.Text))
 	}
 	return v.Text, nil
+}
+
+// headerWrite is a compiled [name, value] operand pair of set_header and
+// add_header.
+type headerWrite struct {
+	name  string
+	field sipmsg.Field
+	value *templates.Template
+}
+
+func buildHeaderWrite(b *engine.Builder, ops []rules.Value) (headerWrite, error) {
+	name, err := headerName(b, ops[0])
+	if err != nil {
+		return headerWrite{}, err
+	}
+	value, err := b.Template(ops[1])
+	if err != nil {
+		return headerWrite{}, err
+	}
+	return headerWrite{name: name, field: sipmsg.MakeField(name), value: value}, nil
 }

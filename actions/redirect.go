@@ -18,10 +18,7 @@ func redirectSpec() engine.Spec {
 		MinOperands: 1, MaxOperands: 1,
 		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
 			t, err := uriOperand(b, ops[0])
-			if err != nil {
-				return nil, err
-			}
-			return &redirect{target: t}, nil
+			return &redirect{target: t}, err
 		},
 	}
 }

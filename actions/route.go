@@ -14,10 +14,7 @@ func routeSpec() engine.Spec {
 		MinOperands: 1, MaxOperands: 1,
 		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
 			t, err := uriOperand(b, ops[0])
-			if err != nil {
-				return nil, err
-			}
-			return &route{target: t}, nil
+			return &route{target: t}, err
 		},
 	}
 }

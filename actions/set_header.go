@@ -3,8 +3,6 @@ package actions
 import (
 	"github.com/xformd/xformd/engine"
 	"github.com/xformd/xformd/rules"
-	"github.com/xformd/xformd/sipmsg"
-	"github.com/xformd/xformd/templates"
 )
 
 func setHeaderSpec() engine.Spec {
@@ -14,24 +12,16 @@ func setHeaderSpec() engine.Spec {
 		Operands:    []string{"name", "value"},
 		MinOperands: 2, MaxOperands: 2,
 		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
-			name, err := headerName(b, ops[0])
+			w, err := buildHeaderWrite(b, ops)
 			if err != nil {
 				return nil, err
 			}
-			value, err := b.Template(ops[1])
-			if err != nil {
-				return nil, err
-			}
-			return &setHeader{name: name, field: sipmsg.MakeField(name), value: value}, nil
+			return &setHeader{w}, nil
 		},
 	}
 }
 
-type setHeader struct {
-	name  string
-	field sipmsg.Field
-	value *templates.Template
-}
+type setHeader struct{ headerWrite }
 
 func (a *setHeader) Run(c *engine.Call) engine.Outcome {
 	v := a.value.Render(c)

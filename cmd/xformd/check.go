@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -14,16 +13,13 @@ import (
 // file:line:col: message. Exit 0 when all files are valid, 1 otherwise,
 // 2 on usage errors.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check", stderr)
 	quiet := fs.Bool("q", false, "print only errors")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xformd check [-q] FILE...")
-		fmt.Fprintln(stderr, "\nLoads and compiles each rule file (JSON or YAML) and prints every error as file:line:col: message.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr,
+		"usage: xformd check [-q] FILE...",
+		"\nLoads and compiles each rule file (JSON or YAML) and prints every error as file:line:col: message.")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()

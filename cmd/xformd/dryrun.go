@@ -84,8 +84,7 @@ func isTerminal(w io.Writer) bool {
 // step. Exit 0 when every capture was processed, 1 on rule file errors, 2
 // on usage errors, 3 when some capture or message could not be parsed.
 func runDryrun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dryrun", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dryrun", stderr)
 	rulesPath := fs.String("rules", "", "rule file (JSON or YAML) to run; required")
 	direction := fs.String("direction", "inbound", "direction of the captured calls: inbound, outbound or any")
 	trust := fs.String("trust", "", "directory of trust anchor PEM files for stir_validate")
@@ -97,20 +96,15 @@ func runDryrun(args []string, stdout, stderr io.Writer) int {
 	signKey := fs.String("sign-key", "", "private key PEM for stir_sign")
 	signX5U := fs.String("sign-x5u", "", "certificate URL that stir_sign puts in the Identity header")
 	color := fs.String("color", "auto", "colour text output: auto (on a terminal), always or never")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xformd dryrun --rules FILE [--direction inbound|outbound] [--trust DIR] [--x5u URL=PATH]... [--now TIME] [--format text|json] CAPTURE...")
-		fmt.Fprintln(stderr, "\nReplays the INVITEs of each CAPTURE (SIP text, '-' for stdin, or pcap/pcapng) through the rules and shows")
-		fmt.Fprintln(stderr, "every step, the variables, the disposition and the header changes. No network is used unless --allow-fetch.")
-		fmt.Fprintln(stderr, "Exit status: 0 processed, 1 rule file errors, 2 usage errors, 3 some captures could not be parsed.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr,
+		"usage: xformd dryrun --rules FILE [--direction inbound|outbound] [--trust DIR] [--x5u URL=PATH]... [--now TIME] [--format text|json] CAPTURE...",
+		"\nReplays the INVITEs of each CAPTURE (SIP text, '-' for stdin, or pcap/pcapng) through the rules and shows",
+		"every step, the variables, the disposition and the header changes. No network is used unless --allow-fetch.",
+		"Exit status: 0 processed, 1 rule file errors, 2 usage errors, 3 some captures could not be parsed.",
+		"")
 	captures, err := parseInterspersed(fs, args)
 	if err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+		return flagExit(err)
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "xformd dryrun: "+format+"\n", a...)

@@ -5,6 +5,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -61,4 +63,31 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nrun 'xformd <command> -h' for a command's flags")
+}
+
+// newFlagSet makes a subcommand's flag set that reports errors to stderr
+// instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// setUsage makes -h print the given lines, then the flags' defaults.
+func setUsage(fs *flag.FlagSet, stderr io.Writer, lines ...string) {
+	fs.Usage = func() {
+		for _, l := range lines {
+			fmt.Fprintln(stderr, l)
+		}
+		fs.PrintDefaults()
+	}
+}
+
+// flagExit is the exit status for a flag parsing error: 0 when the user
+// asked for -h, 2 (usage error) otherwise.
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -12,21 +11,15 @@ import (
 // runSchema prints the JSON Schema of rule files (or, with --suite, of test
 // suites) for editors: xformd schema > xformd-rules.schema.json.
 func runSchema(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("schema", stderr)
 	suites := fs.Bool("suite", false, "print the schema of xformd test suites instead of rule files")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xformd schema [--suite] > xformd-rules.schema.json")
-		fmt.Fprintln(stderr, "\nPrints the JSON Schema of rule files (actions, operand counts, directions, when),")
-		fmt.Fprintln(stderr, "or with --suite of test suites, for editor completion and validation.")
-		fmt.Fprintln(stderr, "See docs/operators.md for editor setup.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr,
+		"usage: xformd schema [--suite] > xformd-rules.schema.json",
+		"\nPrints the JSON Schema of rule files (actions, operand counts, directions, when),",
+		"or with --suite of test suites, for editor completion and validation.",
+		"See docs/operators.md for editor setup.")
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "xformd schema: unexpected argument %q\n", fs.Arg(0))

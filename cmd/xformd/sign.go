@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,8 +14,7 @@ import (
 // the authentication service of stir_sign, from the command line, for
 // tests, load generators and checking a key against a verifier.
 func runSign(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sign", stderr)
 	key := fs.String("key", "", "P-256 private key PEM file, PKCS#8 or SEC 1 (required)")
 	x5u := fs.String("x5u", "", "https URL of the signing certificate chain (required)")
 	attest := fs.String("attest", "", "attestation level: A, B or C (required)")
@@ -33,14 +31,12 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 	origID := fs.String("origid", "", "origination identifier (default: a random UUID)")
 	iatFlag := fs.String("iat", "", "issued-at time: Unix seconds or RFC 3339 (default: now)")
 	header := fs.Bool("header", false, "print a whole header line, \"Identity: ...\"")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xformd sign --key FILE --x5u URL --attest A|B|C --orig TN --dest TN [--origid ID] [--iat T] [--header]")
-		fmt.Fprintln(stderr, "\nPrints the value of a SHAKEN Identity header (token;info=<x5u>;alg=ES256;ppt=shaken).")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr,
+		"usage: xformd sign --key FILE --x5u URL --attest A|B|C --orig TN --dest TN [--origid ID] [--iat T] [--header]",
+		"\nPrints the value of a SHAKEN Identity header (token;info=<x5u>;alg=ES256;ppt=shaken).",
+		"\nflags:")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return flagExit(err)
 	}
 	var missing []string
 	for _, f := range []struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -15,24 +14,18 @@ import (
 // and actual values, then "N passed, N failed". Exit 0 when all pass, 1 on
 // any failure or a suite that cannot be read, 2 on usage errors.
 func runTest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("test", stderr)
 	verbose := fs.Bool("v", false, "also list passing cases, and show the dry run of failing ones")
 	run := fs.String("run", "", "run only the cases whose name matches this regular expression")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: xformd test [-v] [-run REGEX] SUITE.yaml|DIR...")
-		fmt.Fprintln(stderr, "\nRuns rule test suites: each case replays an INVITE through a rule file and checks the")
-		fmt.Fprintln(stderr, "disposition, variables, headers, display name and Request-URI. A directory stands for")
-		fmt.Fprintln(stderr, "every tests.yaml and *.tests.yaml below it. See docs/operators.md.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr,
+		"usage: xformd test [-v] [-run REGEX] SUITE.yaml|DIR...",
+		"\nRuns rule test suites: each case replays an INVITE through a rule file and checks the",
+		"disposition, variables, headers, display name and Request-URI. A directory stands for",
+		"every tests.yaml and *.tests.yaml below it. See docs/operators.md.",
+		"")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+		return flagExit(err)
 	}
 	if len(files) == 0 {
 		fs.Usage()
