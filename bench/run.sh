@@ -185,7 +185,7 @@ for sys in $SYSTEMS; do
 done
 
 {
-	echo "# $(date -u +%FT%TZ) $(nproc) cores; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# $(date -u +%FT%TZ) $(nproc) cores; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg); xformd built from $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG UDP_BUF=${UDP_BUF:-default} NICE=${NICE:-0}"
 } >>"$RESULTS"
 
