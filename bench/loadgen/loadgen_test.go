@@ -336,9 +336,9 @@ func testPool(t *testing.T) *tokenPool {
 	return pool
 }
 
-func TestRunAgainstFakeUAS(t *testing.T) {
-	cfg := testConfig()
-	uas := startFakeUAS(t, &cfg, 0)
+// runOnce runs cfg to the end with a fresh token pool.
+func runOnce(t *testing.T, cfg config) *summary {
+	t.Helper()
 	r, err := newRunner(cfg, testPool(t))
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +348,13 @@ func TestRunAgainstFakeUAS(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(s.line())
+	return s
+}
+
+func TestRunAgainstFakeUAS(t *testing.T) {
+	cfg := testConfig()
+	uas := startFakeUAS(t, &cfg, 0)
+	s := runOnce(t, cfg)
 	if s.Calls != 200 || s.Sent != 200 || s.OK != 200 || s.Failed != 0 {
 		t.Errorf("calls/sent/ok/failed = %d/%d/%d/%d, want 200/200/200/0", s.Calls, s.Sent, s.OK, s.Failed)
 	}
@@ -372,14 +379,7 @@ func TestRunCountsFailures(t *testing.T) {
 	cfg.timeout = time.Second // the dropped calls wait this long
 	startFakeUAS(t, &cfg, 10) // drops calls 0, 10, 20, ...
 	cfg.wantValue = "TN-Validation-Passed-B"
-	r, err := newRunner(cfg, testPool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := r.run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := runOnce(t, cfg)
 	if s.Timeouts != 20 || s.BadHeader != 180 || s.OK != 0 || s.Failed != 200 {
 		t.Errorf("timeouts/bad_header/ok/failed = %d/%d/%d/%d, want 20/180/0/200", s.Timeouts, s.BadHeader, s.OK, s.Failed)
 	}

@@ -61,7 +61,7 @@ const sdpBody = "v=0\r\n" +
 	"a=fmtp:101 0-16\r\n" +
 	"a=sendrecv\r\n"
 
-// callID returns the Call-ID of call index in run runID. The index is
+// appendCallID appends the Call-ID of call index in run runID. The index is
 // encoded so a response can be matched to its call without a map.
 func appendCallID(b []byte, runID string, index int) []byte {
 	b = append(b, "lg-"...)
@@ -82,9 +82,13 @@ func appendBranch(b []byte, runID string, index int) []byte {
 	return b
 }
 
-// appendInvite appends a complete INVITE datagram for p to b.
-func appendInvite(b []byte, p *inviteParams) []byte {
-	b = append(b, "INVITE sip:"...)
+// appendHead appends what the INVITE and its ACK share: the request line
+// with method, Via (same branch: the ACK of a non-2xx final response
+// belongs to the INVITE transaction), Max-Forwards and From, up to and
+// including the CRLF after From.
+func appendHead(b []byte, method string, p *inviteParams) []byte {
+	b = append(b, method...)
+	b = append(b, " sip:"...)
 	b = append(b, p.dest...)
 	b = append(b, '@')
 	b = append(b, p.target...)
@@ -98,7 +102,13 @@ func appendInvite(b []byte, p *inviteParams) []byte {
 	b = append(b, p.orig...)
 	b = append(b, "@127.0.0.1>;tag=lg"...)
 	b = strconv.AppendInt(b, int64(p.index), 10)
-	b = append(b, "\r\nTo: <sip:"...)
+	return append(b, "\r\n"...)
+}
+
+// appendInvite appends a complete INVITE datagram for p to b.
+func appendInvite(b []byte, p *inviteParams) []byte {
+	b = appendHead(b, "INVITE", p)
+	b = append(b, "To: <sip:"...)
 	b = append(b, p.dest...)
 	b = append(b, '@')
 	b = append(b, p.target...)
@@ -124,21 +134,8 @@ func appendInvite(b []byte, p *inviteParams) []byte {
 // appendAck appends the ACK for a non-2xx final response to the INVITE built
 // from p. toHeader is the To header value of the response, with its tag.
 func appendAck(b []byte, p *inviteParams, toHeader []byte) []byte {
-	b = append(b, "ACK sip:"...)
-	b = append(b, p.dest...)
-	b = append(b, '@')
-	b = append(b, p.target...)
-	b = append(b, " SIP/2.0\r\nVia: SIP/2.0/UDP "...)
-	b = append(b, p.local...)
-	b = append(b, ";branch="...)
-	b = appendBranch(b, p.runID, p.index)
-	b = append(b, ";rport\r\nMax-Forwards: 70\r\nFrom: \""...)
-	b = append(b, p.display...)
-	b = append(b, "\" <sip:"...)
-	b = append(b, p.orig...)
-	b = append(b, "@127.0.0.1>;tag=lg"...)
-	b = strconv.AppendInt(b, int64(p.index), 10)
-	b = append(b, "\r\nTo: "...)
+	b = appendHead(b, "ACK", p)
+	b = append(b, "To: "...)
 	b = append(b, toHeader...)
 	b = append(b, "\r\nCall-ID: "...)
 	b = appendCallID(b, p.runID, p.index)
