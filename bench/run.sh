@@ -15,6 +15,7 @@
 #   CONNS        4                      loadgen UDP sockets
 #   KAM_CHILDREN 8                      Kamailio UDP worker processes (8 did best of 4/8/16)
 #   XFORMD_LOG   warn                   xformd --log-level during the runs
+#   XFORMD_ENV   (unset)                environment for xformd only, e.g. "GOGC=400"
 #   STOP_AFTER   2                      drop a system after this many failing rates in a row
 #   PAUSE        2                      seconds of rest between runs
 #   CONFIRM      (unset)                e.g. 30s: re-run each system's best rate this long
@@ -132,7 +133,8 @@ declare -A pid_of target_of
 for sys in $SYSTEMS; do
 	case $sys in
 	xformd)
-		"${prio[@]}" "$OUT/bin/xformd" serve "${xformd_flags[@]}" >"$OUT/xformd.log" 2>&1 &
+		# shellcheck disable=SC2086 # XFORMD_ENV is a list of NAME=VALUE words
+		"${prio[@]}" env ${XFORMD_ENV:-} "$OUT/bin/xformd" serve "${xformd_flags[@]}" >"$OUT/xformd.log" 2>&1 &
 		pid_of[xformd]=$!
 		target_of[xformd]=$XFORMD_ADDR
 		;;
@@ -186,7 +188,7 @@ done
 
 {
 	echo "# $(date -u +%FT%TZ) $(nproc) cores; loadavg before: $(cut -d' ' -f1-3 /proc/loadavg); xformd built from $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG UDP_BUF=${UDP_BUF:-default} NICE=${NICE:-0}"
+	echo "# RATES=$RATES DURATION=$DURATION CONNS=$CONNS KAM_CHILDREN=$KAM_CHILDREN XFORMD_LOG=$XFORMD_LOG XFORMD_ENV=${XFORMD_ENV:-none} UDP_BUF=${UDP_BUF:-default} NICE=${NICE:-0}"
 } >>"$RESULTS"
 
 printf '%-15s %8s %10s %7s %8s %8s %8s %9s %9s %9s %8s %7s\n' system rate calls/s failed p50_ms p90_ms p99_ms max_ms sut_cores us/call lg_cores load1
@@ -265,7 +267,8 @@ if [[ -n "$PROFILE_RATE" && -n "${pid_of[xformd]:-}" ]]; then
 		kill "${pid_of[xformd]}"
 		wait "${pid_of[xformd]}" 2>/dev/null || true
 		bin=$OUT/bin/pprofserve
-		"${prio[@]}" "$bin" -pprof 127.0.0.1:6070 "${xformd_flags[@]}" >"$OUT/pprofserve.log" 2>&1 &
+		# shellcheck disable=SC2086
+		"${prio[@]}" env ${XFORMD_ENV:-} "$bin" -pprof 127.0.0.1:6070 "${xformd_flags[@]}" >"$OUT/pprofserve.log" 2>&1 &
 		pid_of[xformd]=$!
 		pids+=("${pid_of[xformd]}")
 		pprof_url="http://127.0.0.1:6070/debug/pprof"
