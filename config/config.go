@@ -152,6 +152,9 @@ type Admin struct {
 	// Listen is host:port; empty disables the admin server.
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	// Pprof mounts net/http/pprof under /debug/pprof/ on the admin API,
+	// behind the same loopback default and bearer token.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Limits bound the work in progress.

@@ -29,6 +29,8 @@ type Flags struct {
 	// AllowHTTP and AllowPriv override stir.allow_http and
 	// stir.allow_private when the flags are given.
 	AllowHTTP, AllowPriv bool
+	// Pprof overrides admin.pprof when the flag is given.
+	Pprof bool
 
 	fs *flag.FlagSet
 }
@@ -60,6 +62,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.SignX5U, "sign-x5u", "", "certificate `URL` of the signing key")
 	fs.BoolVar(&f.AllowHTTP, "allow-http", false, "allow fetching certificates over plain http")
 	fs.BoolVar(&f.AllowPriv, "allow-private", false, "allow fetching certificates from loopback and private addresses")
+	fs.BoolVar(&f.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the admin API")
 	f.fs = fs
 }
 
@@ -159,6 +162,9 @@ func (f *Flags) Apply(c *Config) error {
 	}
 	if visited["allow-private"] {
 		c.STIR.AllowPrivate = f.AllowPriv
+	}
+	if visited["pprof"] {
+		c.Admin.Pprof = f.Pprof
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -49,7 +50,8 @@ func (s *Server) Status() Status {
 func (s *Server) ReopenCDR() error { return s.cdr.Reopen() }
 
 // AdminHandler returns the admin API: /healthz, /readyz, /metrics,
-// /status and POST /reload, behind the bearer token when one is set.
+// /status, POST /reload and, when admin.pprof is on, /debug/pprof/, behind
+// the bearer token when one is set.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -75,6 +77,13 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, st)
 	})
+	if s.cfg.Admin.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	token := s.cfg.Admin.Token
 	if token == "" {
 		return mux

@@ -169,6 +169,25 @@ func TestAdminToken(t *testing.T) {
 	}
 }
 
+// Go profiles are served only when admin.pprof is on, and then behind the
+// token like everything else.
+func TestAdminPprof(t *testing.T) {
+	off := newEnv(t, config.Redirect, carrierxRules, nil)
+	if code := httpRecord(off.srv.AdminHandler(), "GET", "/debug/pprof/", ""); code != 404 {
+		t.Errorf("pprof off: /debug/pprof/ answered %d, want 404", code)
+	}
+	on := newEnv(t, config.Redirect, carrierxRules, func(c *config.Config) { c.Admin.Pprof = true; c.Admin.Token = "s3cret" })
+	h := on.srv.AdminHandler()
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline"} {
+		if code := httpRecord(h, "GET", path, "Bearer s3cret"); code != 200 {
+			t.Errorf("pprof on: %s answered %d", path, code)
+		}
+		if code := httpRecord(h, "GET", path, ""); code != 401 {
+			t.Errorf("pprof on, no token: %s answered %d, want 401", path, code)
+		}
+	}
+}
+
 // At debug level every rule's step is logged for each call.
 func TestDebugTrace(t *testing.T) {
 	e := newEnv(t, config.Redirect, carrierxRules, func(c *config.Config) { c.Log.Level = "debug" })
