@@ -252,7 +252,7 @@ for sys in $SYSTEMS; do
 		echo "$sys: no rate without failed calls"
 	fi
 done | tee -a "$RESULTS"
-if [[ -n "${best[xformd]:-}" && -n "${best[kamailio]:-}" ]]; then
+if [[ -z "${SMOKE:-}" && -n "${best[xformd]:-}" && -n "${best[kamailio]:-}" ]]; then
 	awk -v a="${best[xformd]}" -v b="${best[kamailio]}" 'BEGIN{printf "ratio xformd/kamailio: %.2f\n", a/b}' | tee -a "$RESULTS"
 fi
 
