@@ -107,7 +107,6 @@ log "building loadgen and xformd"
 (cd "$ROOT" && go build -o "$LG" ./bench/loadgen)
 if [[ " $SYSTEMS " == *" xformd "* ]]; then
 	(cd "$ROOT" && go build -o "$OUT/bin/xformd" ./cmd/xformd)
-	[[ -z "$PROFILE_RATE" ]] || (cd "$ROOT" && go build -o "$OUT/bin/pprofserve" ./bench/pprofserve)
 fi
 
 rm -rf "$PKI"
@@ -119,6 +118,8 @@ xformd_flags=(
 	--trust "$PKI/trust" --x5u "$X5U=$PKI/shaken.pem"
 	--log-level "$XFORMD_LOG"
 )
+# Profiles come from the admin API's /debug/pprof (loopback, off by default).
+[[ -z "$PROFILE_RATE" ]] || xformd_flags+=(--pprof)
 
 kam_buf=()
 if [[ -n "${UDP_BUF:-}" ]]; then
@@ -258,35 +259,18 @@ fi
 
 if [[ -n "$PROFILE_RATE" && -n "${pid_of[xformd]:-}" ]]; then
 	prof=$OUT/xformd-cpu.pprof
-	bin=$OUT/bin/xformd
-	pprof_url="http://$XFORMD_ADMIN/debug/pprof"
-	if ! curl -sf -o /dev/null "$pprof_url/"; then
-		# The admin listener has no pprof: run the same server code under
-		# bench/pprofserve, which adds it on its own loopback port.
-		log "no $pprof_url; restarting xformd under bench/pprofserve for the profile"
-		kill "${pid_of[xformd]}"
-		wait "${pid_of[xformd]}" 2>/dev/null || true
-		bin=$OUT/bin/pprofserve
-		# shellcheck disable=SC2086
-		"${prio[@]}" env ${XFORMD_ENV:-} "$bin" -pprof 127.0.0.1:6070 "${xformd_flags[@]}" >"$OUT/pprofserve.log" 2>&1 &
-		pid_of[xformd]=$!
-		pids+=("${pid_of[xformd]}")
-		pprof_url="http://127.0.0.1:6070/debug/pprof"
-		"$LG" -probe -target "$XFORMD_ADDR" -timeout 10s >/dev/null
-		"$LG" -target "$XFORMD_ADDR" -rate 200 -duration 1s -key "$PKI/shaken-key.pem" -x5u "$X5U" >/dev/null || true
-	fi
 	log "profiling xformd at $PROFILE_RATE/s for ${PROFILE_SECS}s"
-	curl -sf -o "$prof" "$pprof_url/profile?seconds=$PROFILE_SECS" &
+	curl -sf -o "$prof" "http://$XFORMD_ADMIN/debug/pprof/profile?seconds=$PROFILE_SECS" &
 	curl_pid=$!
 	sleep 0.5
 	"${prio[@]}" "$LG" -target "$XFORMD_ADDR" -rate "$PROFILE_RATE" -duration "$((PROFILE_SECS - 1))s" -conns "$CONNS" \
 		-key "$PKI/shaken-key.pem" -x5u "$X5U" -want-header "$WANT" | sed 's/^/profile run: /' | tee -a "$RESULTS" || true
 	if wait "$curl_pid"; then
-		go tool pprof -top -nodecount=40 "$bin" "$prof" >"$OUT/xformd-pprof-top.txt" 2>&1
-		go tool pprof -top -cum -nodecount=60 "$bin" "$prof" >"$OUT/xformd-pprof-cum.txt" 2>&1
+		go tool pprof -top -nodecount=40 "$OUT/bin/xformd" "$prof" >"$OUT/xformd-pprof-top.txt" 2>&1
+		go tool pprof -top -cum -nodecount=300 "$OUT/bin/xformd" "$prof" >"$OUT/xformd-pprof-cum.txt" 2>&1
 		log "profile: $prof; flat: $OUT/xformd-pprof-top.txt, cumulative: $OUT/xformd-pprof-cum.txt"
 	else
-		log "no profile from $pprof_url/profile"
+		log "no profile from http://$XFORMD_ADMIN/debug/pprof/profile (xformd built without --pprof?)"
 	fi
 fi
 
