@@ -21,9 +21,9 @@
 #   CONFIRM      (unset)                e.g. 30s: re-run each system's best rate this long
 #   PROFILE_RATE (unset)                after the sweep, profile xformd at this rate
 #   PROFILE_SECS 10                     length of that profile
-#   UDP_BUF      (unset)                e.g. 4194304: UDP receive buffer for both systems
-#                                       (Kamailio maxbuffer; net.core.rmem_default for
-#                                       xformd, restored on exit); default: each as shipped
+#   UDP_BUF      (unset)                e.g. 4194304: Kamailio's UDP receive buffer (maxbuffer;
+#                                       xformd sets its own, sip.udp_read_buffer, 4 MiB by
+#                                       default) and net.core.rmem_default, restored on exit
 #   NICE         (unset)                e.g. -10: run the systems and the load generator at
 #                                       this nice level, ahead of background compiles
 #   SMOKE        (unset)                1: one short low-rate run per system (for CI)
