@@ -15,9 +15,9 @@ import (
 // backtracking pattern must cost at most this much per call.
 const DefaultRegexTimeout = 5 * time.Millisecond
 
-// maxSubject bounds the text a regex is run on; SIP values longer than this
-// are not phone numbers or names, and bounding them bounds the rune
-// conversion regexp2 does.
+// maxSubject bounds the text a regex is run on: a longer subject is not
+// matched. SIP values longer than this are not phone numbers or names, and
+// bounding them bounds the rune conversion and backtracking regexp2 does.
 const maxSubject = 8 << 10
 
 // Pattern is a compiled regex operand. Matching is an unanchored search.
@@ -116,7 +116,8 @@ func (p *Pattern) Match(c *Call, s string) bool {
 		return strings.Contains(s, q.lit)
 	}
 	if len(s) > maxSubject {
-		s = s[:maxSubject]
+		c.Notef("subject of %d bytes is longer than the %d byte limit: not matched", len(s), maxSubject)
+		return false
 	}
 	m, err := q.re.MatchString(s)
 	if err != nil {
