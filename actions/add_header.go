@@ -2,23 +2,10 @@ package actions
 
 import (
 	"github.com/xformd/xformd/engine"
-	"github.com/xformd/xformd/rules"
 )
 
 func addHeaderSpec() engine.Spec {
-	return engine.Spec{
-		Name:        "add_header",
-		Summary:     "Append a header, keeping any existing instances.",
-		Operands:    []string{"name", "value"},
-		MinOperands: 2, MaxOperands: 2,
-		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
-			w, err := buildHeaderWrite(b, ops)
-			if err != nil {
-				return nil, err
-			}
-			return &addHeader{w}, nil
-		},
-	}
+	return headerWriteSpec("add_header", "Append a header, keeping any existing instances.", func(w headerWrite) engine.Action { return &addHeader{w} })
 }
 
 type addHeader struct{ headerWrite }

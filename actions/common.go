@@ -47,3 +47,21 @@ func buildHeaderWrite(b *engine.Builder, ops []rules.Value) (headerWrite, error)
 	}
 	return headerWrite{name: name, field: sipmsg.MakeField(name), value: value}, nil
 }
+
+// headerWriteSpec is the spec of an action with [name, value] operands that
+// writes a header (set_header, add_header).
+func headerWriteSpec(name, summary string, mk func(headerWrite) engine.Action) engine.Spec {
+	return engine.Spec{
+		Name:        name,
+		Summary:     summary,
+		Operands:    []string{"name", "value"},
+		MinOperands: 2, MaxOperands: 2,
+		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
+			w, err := buildHeaderWrite(b, ops)
+			if err != nil {
+				return nil, err
+			}
+			return mk(w), nil
+		},
+	}
+}

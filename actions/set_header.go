@@ -2,23 +2,10 @@ package actions
 
 import (
 	"github.com/xformd/xformd/engine"
-	"github.com/xformd/xformd/rules"
 )
 
 func setHeaderSpec() engine.Spec {
-	return engine.Spec{
-		Name:        "set_header",
-		Summary:     "Set a header: replace every instance, or add it when absent.",
-		Operands:    []string{"name", "value"},
-		MinOperands: 2, MaxOperands: 2,
-		Build: func(b *engine.Builder, ops []rules.Value) (engine.Action, error) {
-			w, err := buildHeaderWrite(b, ops)
-			if err != nil {
-				return nil, err
-			}
-			return &setHeader{w}, nil
-		},
-	}
+	return headerWriteSpec("set_header", "Set a header: replace every instance, or add it when absent.", func(w headerWrite) engine.Action { return &setHeader{w} })
 }
 
 type setHeader struct{ headerWrite }
