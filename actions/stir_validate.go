@@ -87,9 +87,9 @@ func STIRInput(req *sip.Request, now time.Time) stir.Input {
 	}
 	in.Dest = make([]string, 0, 2)
 	if to := req.To(); to != nil {
-		in.Dest = append(in.Dest, to.Address.User)
+		in.Dest = append(in.Dest, sipmsg.URIUser(&to.Address))
 	}
-	in.Dest = append(in.Dest, req.Recipient.User)
+	in.Dest = append(in.Dest, sipmsg.URIUser(&req.Recipient))
 	return in
 }
 
@@ -102,7 +102,7 @@ func callerTN(req *sip.Request) string {
 		}
 	}
 	if from := req.From(); from != nil {
-		return from.Address.User
+		return sipmsg.URIUser(&from.Address)
 	}
 	return ""
 }
@@ -110,8 +110,10 @@ func callerTN(req *sip.Request) string {
 // calledTN is the called party for signing: the To user, else the
 // Request-URI user.
 func calledTN(req *sip.Request) string {
-	if to := req.To(); to != nil && to.Address.User != "" {
-		return to.Address.User
+	if to := req.To(); to != nil {
+		if u := sipmsg.URIUser(&to.Address); u != "" {
+			return u
+		}
 	}
-	return req.Recipient.User
+	return sipmsg.URIUser(&req.Recipient)
 }

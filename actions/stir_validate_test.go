@@ -290,10 +290,19 @@ func TestSTIRInput(t *testing.T) {
 			stir.Input{Orig: "12155551212", Dest: []string{"12155550000", "12155550000"}}},
 		{"tel PAI", stirtest.Invite{Extra: []string{"P-Asserted-Identity: <tel:+12155557777;npdi>"}},
 			stir.Input{Orig: "+12155557777", Dest: []string{"12155550000", "12155550000"}}},
+		{"tel From, To and Request-URI", stirtest.Invite{},
+			stir.Input{Orig: "+12155551212", Dest: []string{"+12155550000", "+12155550000"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := sip.ParseMessage(tt.inv.Bytes())
+			raw := tt.inv.Bytes()
+			if strings.HasPrefix(tt.name, "tel ") && len(tt.inv.Extra) == 0 {
+				raw = []byte(strings.NewReplacer(
+					"INVITE sip:12155550000@xformd.example.org", "INVITE tel:+12155550000",
+					"<sip:12155551212@carrier.example.com>", "<tel:+12155551212>",
+					"<sip:12155550000@xformd.example.org>", "<tel:+12155550000>").Replace(string(raw)))
+			}
+			m, err := sip.ParseMessage(raw)
 			if err != nil {
 				t.Fatal(err)
 			}

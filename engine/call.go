@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/xformd/xformd/rules"
+	"github.com/xformd/xformd/sipmsg"
 	"github.com/xformd/xformd/templates"
 )
 
@@ -58,25 +59,9 @@ type slotValue struct {
 func NewCall(req *sip.Request) *Call {
 	c := &Call{Request: req, Direction: rules.Inbound, Now: time.Now(), Context: context.Background()}
 	if req != nil {
-		c.Transport = lowerTransport(req.Transport())
+		c.Transport = sipmsg.LowerTransport(req.Transport())
 	}
 	return c
-}
-
-func lowerTransport(t string) string {
-	switch t {
-	case "UDP", "udp":
-		return "udp"
-	case "TCP", "tcp":
-		return "tcp"
-	case "TLS", "tls":
-		return "tls"
-	case "WS", "ws":
-		return "ws"
-	case "WSS", "wss":
-		return "wss"
-	}
-	return strings.ToLower(t)
 }
 
 // Lookup returns a variable's value; it makes Call a templates.Env.

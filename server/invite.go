@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/xformd/xformd/config"
 	"github.com/xformd/xformd/engine"
+	"github.com/xformd/xformd/sipmsg"
 )
 
 // Headers a 302 carries to tell the upstream SBC about From and To changes
@@ -203,7 +204,7 @@ func fillCDRFromRequest(rec *cdr, req *sip.Request) {
 		rec.CallID = string(*id)
 	}
 	rec.Source = req.Source()
-	rec.Transport = strings.ToLower(req.Transport())
+	rec.Transport = sipmsg.LowerTransport(req.Transport())
 	if f := req.From(); f != nil {
 		rec.From = uriUserOrHost(&f.Address)
 	}
@@ -306,11 +307,17 @@ func nameAddr(display string, u *sip.Uri) string {
 }
 
 // structural headers belong to the transaction or the hop, never to what
-// the rules add for the SBC.
+// the rules add for the SBC. sipmsg.Known recognises them in any case and
+// compact form without allocating (this runs on every header of every
+// call).
 func structural(name string) bool {
-	switch strings.ToLower(name) {
-	case "via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l",
-		"max-forwards", "contact", "m", "route", "record-route", "content-type", "c":
+	canon, ok := sipmsg.Known(name)
+	if !ok {
+		return false
+	}
+	switch canon {
+	case "via", "from", "to", "call-id", "cseq", "content-length",
+		"max-forwards", "contact", "route", "record-route", "content-type":
 		return true
 	}
 	return false

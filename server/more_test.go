@@ -206,3 +206,21 @@ func TestDebugTrace(t *testing.T) {
 		}
 	}
 }
+
+// Headers of the transaction or the hop never ride on a 302, however a
+// peer spells them; headers the rules add do.
+func TestStructural(t *testing.T) {
+	for _, name := range []string{"Via", "v", "FROM", "f", "t", "Call-ID", "i", "CSeq", "l", "Max-Forwards", "m", "Contact", "Route", "record-route", "c"} {
+		if !structural(name) {
+			t.Errorf("%s is not structural", name)
+		}
+	}
+	for _, name := range []string{"X-StirResult", "Identity", "P-Asserted-Identity", "k", "Reason"} {
+		if structural(name) {
+			t.Errorf("%s is structural", name)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { structural("Record-Route"); structural("X-StirResult") }); n != 0 {
+		t.Errorf("structural allocates %.0f times", n)
+	}
+}

@@ -72,11 +72,70 @@ type Message interface {
 // Canonical returns the lower-case full name of a header name, expanding
 // compact forms.
 func Canonical(name string) string {
-	l := lower(name)
-	if full, ok := compact[l]; ok {
+	if full, ok := Known(name); ok {
 		return full
 	}
-	return l
+	return lower(name)
+}
+
+// knownNames are the lower-case full names Known recognises without
+// allocating: every compact form's header and the other headers xformd
+// looks at on each call.
+var knownNames = func() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, full := range compact {
+		add(full)
+	}
+	for _, n := range []string{"cseq", "max-forwards", "route", "record-route", "p-asserted-identity", "date", "allow", "accept", "user-agent", "reason"} {
+		add(n)
+	}
+	return out
+}()
+
+// Known returns the lower-case full name of a well-known header given in
+// any case or compact form ("F", "from", "FROM" -> "from"), without
+// allocating; ok is false for other headers. Hot paths classify every
+// header of every call with it.
+func Known(name string) (canon string, ok bool) {
+	if len(name) == 1 {
+		c := name[0] | 0x20
+		if c >= 'a' && c <= 'z' {
+			full, ok := compact[string(rune(c))]
+			return full, ok
+		}
+		return "", false
+	}
+	for _, k := range knownNames {
+		if len(k) == len(name) && strings.EqualFold(k, name) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// LowerTransport returns a transport name ("UDP", "tcp", ...) in lower
+// case, without allocating for the usual ones.
+func LowerTransport(t string) string {
+	switch t {
+	case "UDP", "udp":
+		return "udp"
+	case "TCP", "tcp":
+		return "tcp"
+	case "TLS", "tls":
+		return "tls"
+	case "WS", "ws":
+		return "ws"
+	case "WSS", "wss":
+		return "wss"
+	}
+	return strings.ToLower(t)
 }
 
 // DisplayName returns the spelling to use when adding a header named name:

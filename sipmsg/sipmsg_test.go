@@ -715,3 +715,29 @@ func TestMatchesDoesNotAllocate(t *testing.T) {
 		t.Errorf("Matches allocates %v times per run", allocs)
 	}
 }
+
+func TestKnown(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"Via", "via", true}, {"v", "via", true}, {"V", "via", true}, {"FROM", "from", true},
+		{"f", "from", true}, {"Call-ID", "call-id", true}, {"CSeq", "cseq", true},
+		{"Record-Route", "record-route", true}, {"P-Asserted-Identity", "p-asserted-identity", true},
+		{"X-StirResult", "", false}, {"q", "", false}, {"1", "", false}, {"", "", false},
+	} {
+		got, ok := Known(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Known(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { Known("Record-Route"); Known("F"); Known("X-Other") }); n != 0 {
+		t.Errorf("Known allocates %.0f times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { LowerTransport("UDP") }); n != 0 {
+		t.Errorf("LowerTransport allocates %.0f times", n)
+	}
+	if Canonical("X-Foo") != "x-foo" || Canonical("k") != "supported" {
+		t.Errorf("Canonical: %q %q", Canonical("X-Foo"), Canonical("k"))
+	}
+}
